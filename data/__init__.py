@@ -1,0 +1,1 @@
+"""The shipped data: layer definitions and the Jinzhou dataset (no code)."""

@@ -1,0 +1,1 @@
+"""OneMap domain: layers, sites, reports, coordinates and storage. No web framework here."""

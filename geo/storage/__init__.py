@@ -1,0 +1,1 @@
+"""Storage: every SQL statement of OneMap lives in this package."""
