@@ -1,0 +1,171 @@
+"""Domain values and errors shared by every part of OneMap.
+
+Plain dataclasses, no behaviour beyond small conveniences: the rules live in
+the modules named for them (layers, status, crs, geometry, access).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+ROLES = ("planner", "worker", "manager", "admin")
+
+
+# ---------------------------------------------------------------- errors
+class OneMapError(Exception):
+    """Base of every error OneMap reports to a user; `code` is machine-readable."""
+
+    code = "error"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(OneMapError):
+    """Input that breaks a rule; `field` names what is wrong (HTTP 422)."""
+
+    code = "invalid"
+
+    def __init__(self, message: str, field: str | None = None, details: list | None = None):
+        super().__init__(message)
+        self.field = field
+        self.details = details or []
+
+
+class NotFound(OneMapError):
+    code = "not_found"
+
+
+class Conflict(OneMapError):
+    code = "conflict"
+
+
+class PermissionDenied(OneMapError):
+    code = "forbidden"
+
+
+class LayerDefinitionError(OneMapError):
+    """A layer file that cannot be used: names the file, the field and the problem."""
+
+    code = "layer_definition"
+
+    def __init__(self, file: str, field: str, problem: str):
+        super().__init__(f"{file}: {field}: {problem}")
+        self.file, self.field, self.problem = file, field, problem
+
+
+class UnreadableFile(OneMapError):
+    """A data file that cannot be read at all (not one bad feature: the whole file)."""
+
+    code = "unreadable_file"
+
+    def __init__(self, file: str, reason: str):
+        super().__init__(f"{file}: {reason}")
+        self.file, self.reason = file, reason
+
+
+# ---------------------------------------------------------------- layer definitions
+Label = dict[str, str]  # {"zh_CN": ..., "en": ...}
+
+
+@dataclass(frozen=True)
+class StatusDef:
+    code: str
+    label: Label
+    color: str
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    id: str
+    label: Label
+
+
+@dataclass(frozen=True)
+class Metric:
+    id: str
+    label: Label
+    unit: str
+    min: float
+    max: float
+
+
+@dataclass(frozen=True)
+class AttributeDef:
+    name: str
+    type: str  # string | integer | number | boolean | date | list
+    label: Label
+    required: bool = False
+    values: tuple[str, ...] | None = None
+    unit: str | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    id: str
+    label: Label
+    value: float
+    where: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LayerDef:
+    id: str
+    name: Label
+    description: Label
+    geometry_type: tuple[str, ...]  # Point | LineString | Polygon; Multi* of each also accepted
+    status_mode: str  # "stages" (set on review) | "cadence" (derived from inspections)
+    initial_status: str
+    statuses: tuple[StatusDef, ...]
+    attributes: tuple[AttributeDef, ...]
+    checklist: tuple[ChecklistItem, ...]
+    metrics: tuple[Metric, ...]
+    cadence_days: int
+    geofence_m: float
+    targets: tuple[Target, ...] = ()
+
+    def status(self, code: str) -> StatusDef | None:
+        return next((s for s in self.statuses if s.code == code), None)
+
+    def attribute(self, name: str) -> AttributeDef | None:
+        return next((a for a in self.attributes if a.name == name), None)
+
+
+# ---------------------------------------------------------------- stored things
+@dataclass
+class Site:
+    id: int | None
+    layer_id: str
+    name: str
+    geometry: Any  # shapely geometry, WGS84 lon/lat
+    status: str
+    county: str | None = None
+    ref: str | None = None  # the source's own key; makes loading idempotent
+    attributes: dict[str, Any] = field(default_factory=dict)
+    version: int = 1
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    role: str
+    display_name: str | None = None
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    actor: str | None
+    action: str
+    target: str
+    detail: dict[str, Any]
