@@ -1,0 +1,57 @@
+"""The storage interface every backend implements: a Store that hands out units of work.
+
+A unit of work is one transaction with the repositories bound to it
+(``uow.sites``, ``uow.users``, …). It rolls back unless the service commits,
+so a service that fails half-way leaves nothing half-written (the idea of
+cosmicpython's chapter 6).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
+from typing import Any
+
+
+class UnitOfWork(ABC):
+    """One transaction. Repositories: layers, counties, sites, users, tokens, assignments, reports, audit."""
+
+    layers: Any
+    counties: Any
+    sites: Any
+    users: Any
+    tokens: Any
+    assignments: Any
+    reports: Any
+    audit: Any
+
+    @abstractmethod
+    def commit(self) -> None: ...
+
+    @abstractmethod
+    def rollback(self) -> None: ...
+
+
+class Store(ABC):
+    """A database holding OneMap's tables, chosen by URL in ``open_store``."""
+
+    url: str
+
+    @abstractmethod
+    def migrate(self) -> None:
+        """Create or upgrade the tables to the newest migration; safe to run again."""
+
+    @abstractmethod
+    def unit_of_work(self, *, write: bool = False) -> AbstractContextManager[UnitOfWork]:
+        """A transaction; ``write=True`` takes the write lock up front where the backend has one."""
+
+    @abstractmethod
+    def ping(self) -> bool:
+        """True when the database answers a trivial query."""
+
+    @abstractmethod
+    def is_empty(self) -> bool:
+        """True when no tables or no layers exist yet (a new instance)."""
+
+    def close(self) -> None:  # noqa: B027 - optional for backends with nothing to release
+        """Release connections."""

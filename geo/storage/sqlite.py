@@ -1,0 +1,54 @@
+"""The embedded default: SQLite in the instance folder, used well.
+
+WAL so readers never wait for the writer; foreign keys on; a busy timeout so a
+second writer waits instead of failing; writes start with BEGIN IMMEDIATE, because
+under WAL a transaction that reads first and writes later fails at once with
+"database is locked" whatever the busy timeout. Bounding boxes go through the
+R*Tree table that the first migration creates.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from geo.storage import schema as t
+from geo.storage.sql import SqlStore, _json
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+class SqliteStore(SqlStore):
+    def _create_engine(self, url: str) -> sa.Engine:
+        engine = sa.create_engine(url, json_serializer=_json)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection, _record):
+            # Let SQLAlchemy's "begin" event below issue BEGIN, not the sqlite3 module.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection):
+            mode = "IMMEDIATE" if connection.get_execution_options().get("onemap_write") else "DEFERRED"
+            connection.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+
+    def _connect(self, write: bool) -> sa.Connection:
+        connection = self.engine.connect()
+        return connection.execution_options(onemap_write=True) if write else connection
+
+    def bbox_clause(self, bbox):
+        minx, miny, maxx, maxy = bbox
+        rtree = sa.table("sites_rtree", sa.column("id"), sa.column("minx"), sa.column("maxx"),
+                         sa.column("miny"), sa.column("maxy"))
+        hits = sa.select(rtree.c.id).where(
+            rtree.c.maxx >= minx, rtree.c.minx <= maxx, rtree.c.maxy >= miny, rtree.c.miny <= maxy
+        )
+        return t.sites.c.id.in_(hits)
