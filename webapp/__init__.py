@@ -1,0 +1,38 @@
+"""OneMap's Flask app. `create_app` is the only place that reads configuration,
+opens the store and registers blueprints; nothing happens at import time."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from geo.layers import load_layers
+from geo.storage import open_store
+from webapp.settings import Config, load_config
+
+
+def create_app(config: Config | None = None) -> Flask:
+    config = config or load_config()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=config.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=100 * 1024 * 1024,
+        ONEMAP=config,
+        JSON_AS_ASCII=False,
+    )
+    app.json.ensure_ascii = False
+    app.extensions["onemap.store"] = open_store(config.database_url)
+    app.extensions["onemap.layers"] = load_layers()
+
+    from webapp import assets, auth, errors, i18n
+    from webapp.blueprints import api, health, planner
+
+    i18n.init_app(app)
+    auth.init_app(app)
+    errors.init_app(app)
+    assets.init_app(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(planner.bp)
+    app.register_blueprint(api.bp)
+    return app

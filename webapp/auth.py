@@ -1,0 +1,155 @@
+"""Login and logout, API tokens and role checks — deny by default.
+
+Browsers log in with a CSRF-protected form and get a session cookie; scripts and
+GIS clients send `Authorization: Bearer <token>`. Every endpoint needs one of the
+two unless it is listed in PUBLIC_ENDPOINTS.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFProtect
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired
+
+from geo import services
+from geo.model import NotFound, User
+from webapp.context import get_uow
+from webapp.i18n import t
+
+bp = Blueprint("auth", __name__)
+csrf = CSRFProtect()
+login_manager = LoginManager()
+PUBLIC_ENDPOINTS = {"auth.login", "static", "assets.vendor", "health.healthz"}
+MACHINE_PREFIXES = ("/api/", "/ogc")
+
+
+class SessionUser(UserMixin):
+    """Flask-Login's view of a OneMap user."""
+
+    def __init__(self, user: User, via_token: bool = False):
+        self.user = user
+        self.via_token = via_token
+
+    def get_id(self) -> str:
+        return str(self.user.id)
+
+    @property
+    def role(self) -> str:
+        return self.user.role
+
+    @property
+    def username(self) -> str:
+        return self.user.username
+
+
+@login_manager.user_loader
+def _load_session_user(user_id: str) -> SessionUser | None:
+    with get_uow() as uow:
+        try:
+            user = uow.users.get(int(user_id))
+        except (NotFound, ValueError):
+            return None
+    return SessionUser(user) if user.active else None
+
+
+@login_manager.request_loader
+def _load_token_user(req) -> SessionUser | None:
+    header = req.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    with get_uow() as uow:
+        user = services.user_for_token(token.strip(), uow=uow)
+    return SessionUser(user, via_token=True) if user else None
+
+
+def is_machine_request() -> bool:
+    return request.path.startswith(MACHINE_PREFIXES)
+
+
+def _require_login():
+    if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
+        # A session cookie can be sent by another site's form; a Bearer token cannot.
+        if current_user.is_authenticated and not current_user.via_token and request.method not in (
+            "GET", "HEAD", "OPTIONS"
+        ):
+            csrf.protect()
+        return None
+    if is_machine_request():
+        return login_manager.unauthorized()
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+@login_manager.unauthorized_handler
+def _unauthorized():
+    from webapp.errors import json_error
+
+    if is_machine_request():
+        return json_error(401, "unauthorized", "log in or send Authorization: Bearer <token>")
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def role_required(*roles: str):
+    """Let only these roles through (admins pass everywhere)."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if current_user.role not in roles and current_user.role != "admin":
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+class LoginForm(FlaskForm):
+    username = StringField(validators=[DataRequired()])
+    password = PasswordField(validators=[DataRequired()])
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: a login link must not bounce users to another site."""
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("planner.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        with get_uow() as uow:
+            user = services.authenticate(form.username.data.strip(), form.password.data, uow=uow)
+        if user:
+            login_user(SessionUser(user))
+            return redirect(_safe_next(request.args.get("next")))
+        flash(t("login.failed"), "error")
+        status = 401
+    elif request.method == "POST":
+        flash(t("login.incomplete") if not form.csrf_token.errors else t("login.expired"), "error")
+        status = 400
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    return redirect(url_for("auth.login"))
+
+
+def init_app(app) -> None:
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the token lives as long as the session
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked in _require_login, so tokens skip it
+    app.before_request(_require_login)
+    app.register_blueprint(bp)

@@ -1,0 +1,204 @@
+"""The `onemap` command: thin click wrappers over geo.services.
+
+Exit status 0 on success; otherwise non-zero with a one-line reason on stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from geo import credentials, services
+from geo.layers import load_layers
+from geo.model import ROLES, InvalidInput, NotFound, OneMapError
+from geo.storage import Store, open_store
+from webapp.settings import SETTINGS, Config, load_config
+
+DEMO_USERS = (("planner", "planner"), ("worker", "worker"), ("manager", "manager"), ("admin", "admin"))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Group(click.Group):
+    """Turns OneMap's domain errors into a one-line reason on stderr and exit status 1."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except OneMapError as exc:
+            click.echo(f"onemap: {exc.message}", err=True)
+            for detail in getattr(exc, "details", [])[:200]:
+                click.echo(f"  feature {detail.index}: {detail.reason}", err=True)
+            ctx.exit(1)
+
+
+@contextmanager
+def _progress(description: str):
+    """A tqdm bar fed by the services' (done, total) callback; silent when not a terminal."""
+    bar = tqdm(desc=description, unit=" sites", disable=None, file=sys.stderr)
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        yield update
+    finally:
+        bar.close()
+
+
+def _store(config: Config) -> Store:
+    store = open_store(config.database_url)
+    store.migrate()
+    return store
+
+
+def init_instance(config: Config) -> tuple[Store, services.LoadResult]:
+    """Create or migrate the database and load the shipped dataset (idempotent)."""
+    store = _store(config)
+    (config.instance / "media").mkdir(parents=True, exist_ok=True)
+    with _progress("loading Jinzhou dataset") as progress, store.unit_of_work(write=True) as uow:
+        result = services.load_dataset(load_layers(), uow=uow, now=_now(), actor="onemap init",
+                                       progress=progress)
+    return store, result
+
+
+_settings_help = "\n".join(f"  {s.name} (default {s.default}): {s.help}" for s in SETTINGS)
+
+
+@click.group(cls=_Group, epilog="\b\nConfiguration (environment variables):\n" + _settings_help)
+def main():
+    """OneMap (一张图): site map, field inspections and exports for city planners."""
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="also create one account per role and print the passwords")
+def init(demo: bool):
+    """Create or migrate the database and load the shipped Jinzhou dataset."""
+    config = load_config()
+    store, result = init_instance(config)
+    click.echo(f"database: {config.database_url}")
+    click.echo(f"layers: {result.layers}, counties: {result.counties} new, "
+               f"sites: {sum(result.sites_added.values())} new, {result.sites_total} in all")
+    if demo:
+        for username, role in DEMO_USERS:
+            with store.unit_of_work(write=True) as uow:
+                if uow.users.by_name(username):
+                    click.echo(f"user {username} ({role}) exists; password unchanged")
+                    continue
+                password = credentials.new_password()
+                services.add_user(username, role, password, uow=uow, actor="onemap init", now=_now())
+            click.echo(f"user {username} ({role}) password: {password}")
+    store.close()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve(host: str, port: int, threads: int):
+    """Run the app; on an empty instance, first create the database and load the dataset."""
+    from waitress import serve as waitress_serve
+
+    from webapp import create_app
+
+    config = load_config()
+    store = open_store(config.database_url)
+    if store.is_empty():
+        click.echo("new instance: creating the database and loading the Jinzhou dataset")
+        init_instance(config)
+    else:
+        store.migrate()
+    store.close()
+    app = create_app(config=config)
+    click.echo(f"OneMap on http://{host}:{port}/  (instance {config.instance})")
+    waitress_serve(app, host=host, port=port, threads=threads, ident="OneMap")
+
+
+@main.command("validate-layers")
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+def validate_layers(directory: Path | None):
+    """Check layer definition files (default: the shipped ones)."""
+    layers = load_layers(directory)
+    for layer in layers.values():
+        click.echo(f"ok  {layer.id}: {layer.name['zh_CN']} ({len(layer.statuses)} statuses, "
+                   f"{len(layer.checklist)} checklist items, {len(layer.metrics)} metrics)")
+
+
+@main.group()
+def users():
+    """Manage accounts, site assignments and API tokens."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--password", help="prompted for when not given")
+@click.option("--display-name")
+def users_add(name: str, role: str, password: str | None, display_name: str | None):
+    """Create a user."""
+    if password is None:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    store = _store(load_config())
+    with store.unit_of_work(write=True) as uow:
+        user = services.add_user(name, role, password, uow=uow, actor="cli", now=_now(),
+                                 display_name=display_name)
+    click.echo(f"user {user.username} ({user.role}) created")
+
+
+@users.command("assign")
+@click.argument("name")
+@click.argument("site_ids", nargs=-1, type=int)
+@click.option("--grid", "grid_cells", multiple=True, help="grid cell (网格) id; assigns every site inside")
+def users_assign(name: str, site_ids: tuple[int, ...], grid_cells: tuple[str, ...]):
+    """Assign sites (or whole grid cells) to a grid worker."""
+    if grid_cells:
+        raise InvalidInput("grid cells (--grid) are not defined in this dataset yet; give site ids",
+                           field="--grid")
+    if not site_ids:
+        raise InvalidInput("give at least one site id", field="SITE_ID")
+    store = _store(load_config())
+    with store.unit_of_work(write=True) as uow:
+        new = services.assign_sites(name, site_ids, uow=uow, actor="cli", now=_now())
+    click.echo(f"{name}: {len(new)} site(s) newly assigned, {len(site_ids) - len(new)} already assigned")
+
+
+@users.command("token")
+@click.argument("name")
+def users_token(name: str):
+    """Print a new API token (shown once; only its digest is stored)."""
+    store = _store(load_config())
+    with store.unit_of_work(write=True) as uow:
+        click.echo(services.issue_token(name, uow=uow, actor="cli", now=_now()))
+
+
+def _layer(layer_id: str):
+    layers = load_layers()
+    if layer_id not in layers:
+        raise NotFound(f"no layer {layer_id!r} (layers: {', '.join(layers)})")
+    return layers[layer_id]
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--layer", "layer_id", required=True)
+@click.option("--crs", help="EPSG code (e.g. 4490), gcj02 or bd09; default: the file's own, else WGS84")
+@click.option("--skip-invalid", is_flag=True, help="store the good features even if some are rejected")
+def import_(file: Path, layer_id: str, crs: str | None, skip_invalid: bool):
+    """Import GeoJSON / GeoPackage / zipped Shapefile / KML / CSV as new sites of a layer."""
+    layer = _layer(layer_id)
+    store = _store(load_config())
+    with _progress(f"importing into {layer_id}") as progress, store.unit_of_work(write=True) as uow:
+        result = services.import_sites(layer, file, crs=crs, skip_invalid=skip_invalid, uow=uow,
+                                       actor="cli", now=_now(), progress=progress)
+    for rejection in result.rejections:
+        click.echo(f"rejected feature {rejection.index}: {rejection.reason}", err=True)
+    click.echo(f"{layer_id}: {len(result.stored)} site(s) imported, {len(result.rejections)} rejected")

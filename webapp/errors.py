@@ -1,0 +1,42 @@
+"""Domain errors and HTTP errors → responses, in one place.
+
+JSON `{"error", "message"}` for /api and /ogc; an HTML page otherwise.
+"""
+
+from __future__ import annotations
+
+from flask import jsonify, render_template
+from werkzeug.exceptions import HTTPException
+
+from geo.model import Conflict, InvalidInput, NotFound, OneMapError, PermissionDenied
+from webapp.auth import is_machine_request
+
+STATUS = {InvalidInput: 422, NotFound: 404, Conflict: 409, PermissionDenied: 403}
+
+
+def json_error(status: int, code: str, message: str, **extra):
+    return jsonify(error=code, message=message, **extra), status
+
+
+def _domain_error(exc: OneMapError):
+    status = next((s for kind, s in STATUS.items() if isinstance(exc, kind)), 400)
+    if is_machine_request():
+        extra = {}
+        if isinstance(exc, InvalidInput):
+            extra["field"] = exc.field
+            if exc.details:
+                extra["details"] = [getattr(d, "__dict__", d) for d in exc.details]
+        return json_error(status, exc.code, exc.message, **extra)
+    return render_template("error.html", status=status, message=exc.message), status
+
+
+def _http_error(exc: HTTPException):
+    if is_machine_request():
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return json_error(exc.code or 500, code, exc.description or exc.name)
+    return render_template("error.html", status=exc.code, message=exc.description), exc.code
+
+
+def init_app(app) -> None:
+    app.register_error_handler(OneMapError, _domain_error)
+    app.register_error_handler(HTTPException, _http_error)
