@@ -1,0 +1,130 @@
+"""The embedded SQLite store, on real database files."""
+
+import sqlite3
+from datetime import UTC, datetime
+
+import pytest
+import shapely
+import sqlalchemy as sa
+
+from geo.model import NotFound, Site
+from geo.storage import open_store
+
+NOW = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+
+
+def _add(store, layers, *sites):
+    with store.unit_of_work(write=True) as uow:
+        for layer in layers.values():
+            uow.layers.save(layer, NOW)
+        ids = [uow.sites.add(site, NOW) for site in sites]
+        uow.commit()
+    return ids
+
+
+def _site(geometry, name="site", layer="sanitation_zones", status="never_inspected"):
+    return Site(None, layer, name, geometry, status)
+
+
+def test_migrate_is_repeatable_and_sets_pragmas(store):
+    store.migrate()  # second run: nothing to do, no error
+    assert not sa.inspect(store.engine).get_table_names() == []
+    with store.unit_of_work() as uow:
+        run = uow.connection.exec_driver_sql
+        assert run("PRAGMA journal_mode").scalar() == "wal"
+        assert run("PRAGMA foreign_keys").scalar() == 1
+        assert run("PRAGMA busy_timeout").scalar() >= 5000
+    assert store.is_empty() and store.ping()
+
+
+def test_bbox_lookup_uses_rtree_then_exact_geometry(store, layers):
+    # An L-shaped zone whose bounding box covers the query box but whose shape does not.
+    l_shape = shapely.Polygon([(0, 0), (3, 0), (3, 1), (1, 1), (1, 3), (0, 3)])
+    inside, far, l_id = _add(
+        store, layers,
+        _site(shapely.box(2.1, 2.1, 2.2, 2.2), "inside"),
+        _site(shapely.box(50, 50, 51, 51), "far"),
+        _site(l_shape, "L"),
+    )
+    query = (2.0, 2.0, 2.5, 2.5)
+    with store.unit_of_work() as uow:
+        rtree_hits = uow.connection.exec_driver_sql(
+            "SELECT id FROM sites_rtree WHERE maxx >= 2 AND minx <= 2.5 AND maxy >= 2 AND miny <= 2.5"
+        ).scalars().all()
+        found = [s.name for s in uow.sites.find(bbox=query)]
+    assert sorted(rtree_hits) == sorted([inside, l_id])  # the index is a prefilter…
+    assert found == ["inside"]  # …the exact test drops the L whose box only overlaps
+
+
+def test_rtree_follows_updates_and_deletes(store, layers):
+    (site_id,) = _add(store, layers, _site(shapely.Point(1, 1)))
+    with store.unit_of_work(write=True) as uow:
+        uow.connection.execute(sa.text("UPDATE sites SET minx=10, maxx=10, miny=10, maxy=10 WHERE id=:i"),
+                               {"i": site_id})
+        uow.commit()
+    with store.unit_of_work() as uow:
+        box = uow.connection.exec_driver_sql("SELECT minx, miny FROM sites_rtree").one()
+        assert tuple(box) == (10, 10)
+    with store.unit_of_work(write=True) as uow:
+        uow.connection.execute(sa.text("DELETE FROM sites"))
+        uow.commit()
+    with store.unit_of_work() as uow:
+        assert uow.connection.exec_driver_sql("SELECT count(*) FROM sites_rtree").scalar() == 0
+
+
+def test_unit_of_work_rolls_back_without_commit(store, layers):
+    _add(store, layers)
+    with store.unit_of_work(write=True) as uow:
+        uow.sites.add(_site(shapely.Point(1, 1)), NOW)  # no commit
+    with store.unit_of_work() as uow:
+        assert uow.sites.count() == 0
+    with pytest.raises(RuntimeError), store.unit_of_work(write=True) as uow:
+        uow.sites.add(_site(shapely.Point(1, 1)), NOW)
+        raise RuntimeError("service failed half-way")
+    with store.unit_of_work() as uow:
+        assert uow.sites.count() == 0
+
+
+def test_write_unit_takes_the_write_lock_up_front(store, config):
+    """BEGIN IMMEDIATE: a second writer sees the lock at once, before the first has written."""
+    path = config.database_url.removeprefix("sqlite:///")
+    with store.unit_of_work(write=True) as uow:
+        uow.users.by_name("nobody")  # reads only, yet holds the write lock
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+        other.close()
+    with store.unit_of_work() as uow:  # a read unit does not
+        uow.users.by_name("nobody")
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        other.close()
+
+
+def test_foreign_keys_are_enforced(store):
+    with store.unit_of_work(write=True) as uow, pytest.raises(sa.exc.IntegrityError):
+        uow.connection.execute(sa.text(
+            "INSERT INTO assignments (user_id, site_id, assigned_at) VALUES (99, 99, '2026-01-01')"
+        ))
+
+
+def test_site_round_trip_keeps_geometry_attributes_and_aware_times(store, layers):
+    polygon = shapely.Polygon([(121.1, 41.1), (121.2, 41.1), (121.2, 41.2)])
+    site = Site(None, "sanitation_zones", "重点村", polygon, "never_inspected", "210726", "hs-x",
+                {"township": "黑山街道", "key_village": True, "households": 320})
+    (site_id,) = _add(store, layers, site)
+    with store.unit_of_work() as uow:
+        got = uow.sites.get(site_id)
+        with pytest.raises(NotFound, match="site 999"):
+            uow.sites.get(999)
+    assert got.geometry.equals(polygon)
+    assert got.attributes == site.attributes and got.county == "210726" and got.ref == "hs-x"
+    assert got.created_at == NOW and got.created_at.tzinfo is not None
+
+
+def test_unknown_database_scheme_is_a_clear_error():
+    from geo.model import InvalidInput
+
+    with pytest.raises(InvalidInput, match="unsupported database URL scheme 'mysql'"):
+        open_store("mysql://localhost/onemap")
