@@ -20,6 +20,8 @@ def _coerce(attr: AttributeDef, value: Any) -> Any:
     if kind == "boolean":
         if isinstance(value, bool):
             return value
+        if isinstance(value, int | float) and value in (0, 1):  # 0/1 columns, e.g. from pandas
+            return bool(value)
         text = str(value).strip().lower()
         if text in _TRUE or text in _FALSE:
             return text in _TRUE

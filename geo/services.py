@@ -17,7 +17,9 @@ import shapely
 
 from geo import credentials
 from geo.attributes import clean_attributes
+from geo.io.geojson import feature
 from geo.io.read import Candidate, Rejection, read_features
+from geo.io.write import write_features
 from geo.model import ROLES, Conflict, InvalidInput, LayerDef, NotFound, Site, User
 from geo.storage.base import UnitOfWork
 
@@ -200,6 +202,49 @@ def import_sites(
     uow.commit()
     rejections = prepared.rejections + [Rejection(i, "ref already stored in this layer") for i in duplicates]
     return ImportResult(layer.id, stored, sorted(rejections, key=lambda r: r.index))
+
+
+# ------------------------------------------------------------------ export
+def site_properties(site: Site, layer: LayerDef) -> dict[str, Any]:
+    """What a site says of itself in exports: its status with labels, its attributes."""
+    status = layer.status(site.status)
+    return {
+        "layer": site.layer_id,
+        "name": site.name,
+        "status": site.status,
+        "status_label": status.label["zh_CN"] if status else site.status,
+        "county": site.county,
+        "ref": site.ref,
+        **site.attributes,
+        "version": site.version,
+        "updated_at": site.updated_at.isoformat() if site.updated_at else None,
+    }
+
+
+def export_sites(
+    layer: LayerDef,
+    path: Path,
+    fmt: str,
+    *,
+    uow: UnitOfWork,
+    status: Iterable[str] | None = None,
+    county: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+) -> int:
+    """Write a layer's sites (filtered) to ``path``; the file appears whole or not at all."""
+    for code in status or ():
+        if not layer.status(code):
+            raise InvalidInput(f"status: {code!r} is not a status of {layer.id}", field="status")
+    count = 0
+
+    def features():
+        nonlocal count
+        for site in uow.sites.find(layer_id=layer.id, status=status, county=county, bbox=bbox):
+            count += 1
+            yield feature(site.id, site.geometry, site_properties(site, layer))
+
+    write_features(features(), path, fmt)
+    return count
 
 
 # ------------------------------------------------------------------ users

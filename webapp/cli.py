@@ -202,3 +202,34 @@ def import_(file: Path, layer_id: str, crs: str | None, skip_invalid: bool):
     for rejection in result.rejections:
         click.echo(f"rejected feature {rejection.index}: {rejection.reason}", err=True)
     click.echo(f"{layer_id}: {len(result.stored)} site(s) imported, {len(result.rejections)} rejected")
+
+
+def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
+    if not value:
+        return None
+    try:
+        minx, miny, maxx, maxy = (float(part) for part in value.split(","))
+    except ValueError:
+        raise InvalidInput(f"--bbox {value!r}: give minx,miny,maxx,maxy in degrees", field="--bbox") from None
+    if minx > maxx or miny > maxy:
+        raise InvalidInput(f"--bbox {value!r}: min is greater than max", field="--bbox")
+    return minx, miny, maxx, maxy
+
+
+@main.command("export")
+@click.argument("layer_id")
+@click.option("--format", "fmt", default="geojson", show_default=True,
+              type=click.Choice(["geojson", "gpkg", "csv", "kml"]))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--status", multiple=True, help="status code; repeat for several")
+@click.option("--county", help="county code, e.g. 210726")
+@click.option("--bbox", help="minx,miny,maxx,maxy (WGS84 degrees)")
+def export(layer_id: str, fmt: str, output: Path, status: tuple[str, ...], county: str | None,
+           bbox: str | None):
+    """Export a layer's sites (RFC 7946 GeoJSON: WGS84, right-hand polygons)."""
+    layer = _layer(layer_id)
+    store = _store(load_config())
+    with store.unit_of_work() as uow:
+        n = services.export_sites(layer, output, fmt, uow=uow, status=status or None, county=county,
+                                  bbox=_bbox(bbox))
+    click.echo(f"{layer_id}: {n} site(s) written to {output}")
