@@ -219,7 +219,7 @@ def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
 @main.command("export")
 @click.argument("layer_id")
 @click.option("--format", "fmt", default="geojson", show_default=True,
-              type=click.Choice(["geojson", "gpkg", "csv", "kml"]))
+              type=click.Choice(["geojson", "gpkg", "csv", "kml", "xlsx"]))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--status", multiple=True, help="status code; repeat for several")
 @click.option("--county", help="county code, e.g. 210726")

@@ -210,3 +210,23 @@ def test_export_geojson_is_rfc7946_and_filtered(run, tmp_path):
     bad = run("export", "mines", "-o", str(tmp_path / "x.geojson"), "--status", "finished")
     assert bad.exit_code == 1 and "'finished' is not a status of mines" in bad.output
     assert not (tmp_path / "x.geojson").exists()
+
+
+@pytest.mark.parametrize("fmt", ["gpkg", "csv", "kml", "xlsx"])
+def test_export_other_formats_read_back(run, tmp_path, fmt):
+    import pyogrio
+
+    from geo.io.read import read_features
+
+    run("init")
+    out = tmp_path / f"roads.{fmt}"
+    assert run("export", "road_works", "--format", fmt, "-o", str(out)).exit_code == 0
+    if fmt == "xlsx":  # a table for spreadsheets: WKT geometry column
+        table = pyogrio.read_dataframe(out, read_geometry=False)
+        rows = table.to_dict("records")
+        assert rows[0]["WKT"].startswith("LINESTRING")
+    else:  # what an import of the file would see
+        rows = [c.properties | {"length": c.geometry.length} for c in read_features(out).features]
+        assert rows[0]["length"] > 0.015  # about 2.2 km of line, in degrees
+    assert len(rows) == 1 and rows[0]["name"] == "士英北街新建道路工程"
+    assert rows[0]["status"] == "main_complete"
