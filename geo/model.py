@@ -150,6 +150,9 @@ class Site:
     version: int = 1
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    last_report_id: int | None = None
+    last_inspected_at: datetime | None = None
+    last_result: str | None = None  # "pass" | "fail": the latest report that counts
 
 
 @dataclass(frozen=True)

@@ -74,8 +74,14 @@ sites = sa.Table(
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    # The latest report that counts (not rejected), kept here so the map and the
+    # cadence status never have to scan the reports table.
+    sa.Column("last_report_id", sa.Integer),
+    sa.Column("last_inspected_at", UtcDateTime),
+    sa.Column("last_result", sa.String(8)),  # "pass" | "fail"
     sa.UniqueConstraint("layer_id", "ref", name="uq_sites_layer_ref"),
     sa.Index("ix_sites_layer_status", "layer_id", "status"),
+    sa.Index("ix_sites_layer_inspected", "layer_id", "last_inspected_at"),
     sa.Index("ix_sites_county", "county"),
 )
 

@@ -1,0 +1,330 @@
+"""Repositories: the queries of each kind of record, written once with SQLAlchemy Core.
+
+Each is bound to the connection of one unit of work. The spatial parts come from
+the store (``bbox_clause``, ``exact_filter``), so backends override only those.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import shapely
+import sqlalchemy as sa
+
+from geo.model import AuditEntry, LayerDef, NotFound, Site, User
+from geo.storage import schema as t
+
+if TYPE_CHECKING:
+    from geo.storage.sql import SqlStore
+
+
+class _Repo:
+    def __init__(self, connection: sa.Connection):
+        self.c = connection
+
+    def _count(self, table: sa.Table, *where) -> int:
+        return self.c.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one()
+
+
+class LayerRepo(_Repo):
+    def save(self, layer: LayerDef, now: datetime) -> None:
+        definition = dataclasses.asdict(layer)
+        if self.c.execute(sa.select(t.layers.c.id).where(t.layers.c.id == layer.id)).first():
+            self.c.execute(
+                t.layers.update()
+                .where(t.layers.c.id == layer.id)
+                .values(definition=definition, updated_at=now)
+            )
+        else:
+            self.c.execute(t.layers.insert().values(id=layer.id, definition=definition, updated_at=now))
+
+    def ids(self) -> list[str]:
+        return list(self.c.execute(sa.select(t.layers.c.id).order_by(t.layers.c.id)).scalars())
+
+
+class CountyRepo(_Repo):
+    def save(self, code: str, name: str, name_en: str | None, geometry) -> bool:
+        """Store a county boundary unless it is already there; True when stored."""
+        if self.c.execute(sa.select(t.counties.c.code).where(t.counties.c.code == code)).first():
+            return False
+        self.c.execute(
+            t.counties.insert().values(code=code, name=name, name_en=name_en, geom=shapely.to_wkb(geometry))
+        )
+        return True
+
+    def all(self) -> list[dict[str, Any]]:
+        rows = self.c.execute(sa.select(t.counties).order_by(t.counties.c.code))
+        return [
+            {"code": r.code, "name": r.name, "name_en": r.name_en, "geometry": shapely.from_wkb(r.geom)}
+            for r in rows
+        ]
+
+    def count(self) -> int:
+        return self._count(t.counties)
+
+
+def _site(row) -> Site:
+    return Site(
+        id=row.id,
+        layer_id=row.layer_id,
+        ref=row.ref,
+        name=row.name,
+        county=row.county,
+        status=row.status,
+        geometry=shapely.from_wkb(row.geom),
+        attributes=row.attributes,
+        version=row.version,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        last_report_id=row.last_report_id,
+        last_inspected_at=row.last_inspected_at,
+        last_result=row.last_result,
+    )
+
+
+class SiteRepo(_Repo):
+    def __init__(self, connection: sa.Connection, store: SqlStore):
+        super().__init__(connection)
+        self.store = store
+
+    def _values(self, site: Site) -> dict[str, Any]:
+        minx, miny, maxx, maxy = site.geometry.bounds
+        return dict(
+            layer_id=site.layer_id,
+            ref=site.ref,
+            name=site.name,
+            county=site.county,
+            status=site.status,
+            geom=shapely.to_wkb(site.geometry),
+            minx=minx,
+            miny=miny,
+            maxx=maxx,
+            maxy=maxy,
+            attributes=site.attributes,
+        )
+
+    def add(self, site: Site, now: datetime) -> int:
+        values = self._values(site) | {"version": 1, "created_at": now, "updated_at": now}
+        return self.c.execute(t.sites.insert().values(**values)).inserted_primary_key[0]
+
+    def ids_by_ref(self, layer_id: str) -> dict[str, int]:
+        s = t.sites.c
+        rows = self.c.execute(sa.select(s.ref, s.id).where(s.layer_id == layer_id, s.ref.is_not(None)))
+        return {ref: site_id for ref, site_id in rows}
+
+    def get(self, site_id: int) -> Site:
+        row = self.c.execute(sa.select(t.sites).where(t.sites.c.id == site_id)).first()
+        if row is None:
+            raise NotFound(f"site {site_id} does not exist")
+        return _site(row)
+
+    def find(
+        self,
+        *,
+        layer_id: str | None = None,
+        bbox: tuple[float, float, float, float] | None = None,
+        status: Iterable[str] | None = None,
+        county: str | None = None,
+        q: str | None = None,
+        ids: Iterable[int] | None = None,
+        limit: int | None = None,
+    ) -> Iterator[Site]:
+        """Sites matching every filter given, in id order, streamed from the database."""
+        s = t.sites.c
+        query = sa.select(t.sites).order_by(s.id)
+        if layer_id is not None:
+            query = query.where(s.layer_id == layer_id)
+        if bbox is not None:
+            query = query.where(self.store.bbox_clause(bbox))
+        if status:
+            query = query.where(s.status.in_(list(status)))
+        if county:
+            query = query.where(s.county == county)
+        if q:
+            query = query.where(s.name.contains(q, autoescape=True))
+        if ids is not None:
+            query = query.where(s.id.in_(list(ids)))
+        if limit is not None and bbox is None:
+            query = query.limit(limit)
+        rows = self.c.execution_options(yield_per=1000).execute(query)
+        sites = (_site(row) for row in rows)
+        if bbox is not None:
+            sites = self.store.exact_filter(sites, bbox)
+            if limit is not None:
+                sites = (site for _, site in zip(range(limit), sites, strict=False))
+        return sites
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        """{(layer_id, status): number of sites}."""
+        s = t.sites.c
+        rows = self.c.execute(sa.select(s.layer_id, s.status, sa.func.count()).group_by(s.layer_id, s.status))
+        return {(layer, status): n for layer, status, n in rows}
+
+    def count(self, layer_id: str | None = None) -> int:
+        return self._count(t.sites, *([t.sites.c.layer_id == layer_id] if layer_id else []))
+
+    def set_status(self, site_id: int, status: str, now: datetime) -> None:
+        self.c.execute(t.sites.update().where(t.sites.c.id == site_id).values(status=status, updated_at=now))
+
+
+def _user(row) -> User:
+    return User(id=row.id, username=row.username, role=row.role, display_name=row.display_name,
+                active=row.active)
+
+
+class UserRepo(_Repo):
+    def add(self, username: str, password_hash: str, role: str, now: datetime,
+            display_name: str | None = None) -> User:
+        result = self.c.execute(
+            t.users.insert().values(username=username, password_hash=password_hash, role=role,
+                                    display_name=display_name, active=True, created_at=now)
+        )
+        return self.get(result.inserted_primary_key[0])
+
+    def get(self, user_id: int) -> User:
+        row = self.c.execute(sa.select(t.users).where(t.users.c.id == user_id)).first()
+        if row is None:
+            raise NotFound(f"user {user_id} does not exist")
+        return _user(row)
+
+    def by_name(self, username: str) -> tuple[User, str] | None:
+        """The user and their password hash, or None."""
+        row = self.c.execute(sa.select(t.users).where(t.users.c.username == username)).first()
+        return (_user(row), row.password_hash) if row else None
+
+    def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        self.c.execute(t.users.update().where(t.users.c.id == user_id).values(password_hash=password_hash))
+
+    def all(self) -> list[User]:
+        return [_user(r) for r in self.c.execute(sa.select(t.users).order_by(t.users.c.username))]
+
+
+class TokenRepo(_Repo):
+    def add(self, user_id: int, token_hash: str, now: datetime) -> None:
+        self.c.execute(t.api_tokens.insert().values(user_id=user_id, token_hash=token_hash, created_at=now))
+
+    def user_for(self, token_hash: str) -> User | None:
+        k = t.api_tokens.c
+        row = self.c.execute(
+            sa.select(t.users)
+            .join(t.api_tokens, k.user_id == t.users.c.id)
+            .where(k.token_hash == token_hash, k.revoked.is_(False), t.users.c.active.is_(True))
+        ).first()
+        return _user(row) if row else None
+
+
+class AssignmentRepo(_Repo):
+    def assign(self, user_id: int, site_ids: Iterable[int], now: datetime) -> list[int]:
+        """Assign sites to a user; returns the ids that were not assigned to them before."""
+        a = t.assignments.c
+        have = set(self.c.execute(sa.select(a.site_id).where(a.user_id == user_id)).scalars())
+        new = sorted(set(site_ids) - have)
+        if new:
+            self.c.execute(t.assignments.insert(),
+                           [{"user_id": user_id, "site_id": s, "assigned_at": now} for s in new])
+        return new
+
+    def site_ids(self, user_id: int) -> set[int]:
+        a = t.assignments.c
+        return set(self.c.execute(sa.select(a.site_id).where(a.user_id == user_id)).scalars())
+
+
+def _report(row, photos: list[dict]) -> dict[str, Any]:
+    return {
+        "id": row.id, "uuid": row.uuid, "site_id": row.site_id, "user_id": row.user_id,
+        "username": row.username, "checklist": row.checklist, "metrics": row.metrics, "note": row.note,
+        "gps": None if row.gps_lat is None else
+        {"lat": row.gps_lat, "lon": row.gps_lon, "accuracy": row.gps_accuracy},
+        "distance_m": row.distance_m, "flags": row.flags, "observed_at": row.observed_at,
+        "received_at": row.received_at, "status": row.review_status, "review_comment": row.review_comment,
+        "reviewed_at": row.reviewed_at, "photos": photos,
+    }
+
+
+class ReportRepo(_Repo):
+    def add(self, values: dict[str, Any]) -> int:
+        """Store a report row (photos are added with ``add_photo``)."""
+        return self.c.execute(t.reports.insert().values(**values)).inserted_primary_key[0]
+
+    def add_photo(self, values: dict[str, Any]) -> int:
+        return self.c.execute(t.photos.insert().values(**values)).inserted_primary_key[0]
+
+    def refresh_latest(self, site_id: int, result_of) -> None:
+        """Point the site at its newest report that counts (not rejected); ``result_of(checklist)``."""
+        r = t.reports.c
+        row = self.c.execute(
+            sa.select(r.id, r.observed_at, r.checklist)
+            .where(r.site_id == site_id, r.review_status != "rejected")
+            .order_by(r.observed_at.desc(), r.id.desc()).limit(1)
+        ).first()
+        values = (dict(last_report_id=row.id, last_inspected_at=row.observed_at,
+                       last_result=result_of(row.checklist)) if row else
+                  dict(last_report_id=None, last_inspected_at=None, last_result=None))
+        self.c.execute(t.sites.update().where(t.sites.c.id == site_id).values(**values))
+
+    def _photos(self, report_ids: list[int]) -> dict[int, list[dict]]:
+        p = t.photos.c
+        out: dict[int, list[dict]] = {i: [] for i in report_ids}
+        if report_ids:
+            rows = self.c.execute(sa.select(t.photos).where(p.report_id.in_(report_ids)).order_by(p.id))
+            for row in rows:
+                out[row.report_id].append({"id": row.id, "taken_at": row.taken_at, "flags": row.flags,
+                                           "width": row.width, "height": row.height})
+        return out
+
+    def find(self, *, site_ids: Iterable[int] | None = None, since: datetime | None = None,
+             status: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+        """Reports, newest first, each with its photos and the reporter's user name."""
+        r = t.reports.c
+        query = (sa.select(t.reports, t.users.c.username).join(t.users, t.users.c.id == r.user_id)
+                 .order_by(r.observed_at.desc(), r.id.desc()).limit(limit))
+        if site_ids is not None:
+            query = query.where(r.site_id.in_(list(site_ids)))
+        if since is not None:
+            query = query.where(r.observed_at >= since)
+        if status is not None:
+            query = query.where(r.review_status == status)
+        rows = self.c.execute(query).all()
+        photos = self._photos([row.id for row in rows])
+        return [_report(row, photos[row.id]) for row in rows]
+
+    def latest_photo(self, report_ids: Iterable[int]) -> dict[int, int]:
+        """{report id: id of its first photo} for the reports that have one."""
+        p = t.photos.c
+        rows = self.c.execute(sa.select(p.report_id, sa.func.min(p.id)).where(
+            p.report_id.in_(list(report_ids))).group_by(p.report_id))
+        return {report_id: photo_id for report_id, photo_id in rows}
+
+    def photo(self, photo_id: int) -> dict[str, Any]:
+        row = self.c.execute(
+            sa.select(t.photos, t.reports.c.site_id).join(t.reports, t.reports.c.id == t.photos.c.report_id)
+            .where(t.photos.c.id == photo_id)).first()
+        if row is None:
+            raise NotFound(f"photo {photo_id} does not exist")
+        return dict(row._mapping)
+
+    def metric_rows(self, layer_id: str) -> Iterator[tuple[str | None, dict]]:
+        """(county, metrics) of every report on the layer's sites that is not rejected."""
+        r, s = t.reports.c, t.sites.c
+        query = (sa.select(s.county, r.metrics).join(t.sites, s.id == r.site_id)
+                 .where(s.layer_id == layer_id, r.review_status != "rejected"))
+        return iter(self.c.execute(query).all())
+
+    def count(self, site_id: int | None = None) -> int:
+        return self._count(t.reports, *([t.reports.c.site_id == site_id] if site_id else []))
+
+
+class AuditRepo(_Repo):
+    def record(self, actor: str | None, action: str, target: str, detail: dict, now: datetime) -> None:
+        self.c.execute(t.audit_log.insert().values(at=now, actor=actor, action=action, target=target,
+                                                   detail=detail))
+
+    def recent(self, limit: int = 100, target: str | None = None) -> list[AuditEntry]:
+        a = t.audit_log.c
+        query = sa.select(t.audit_log).order_by(a.id.desc()).limit(limit)
+        if target:
+            query = query.where(a.target == target)
+        return [AuditEntry(r.id, r.at, r.actor, r.action, r.target, r.detail) for r in self.c.execute(query)]
