@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from geo.model import (
     AttributeDef,
     ChecklistItem,
+    Figure,
     LayerDef,
     LayerDefinitionError,
     Metric,
@@ -102,6 +103,13 @@ class _Target(_Strict):
     where: dict[str, Any]
 
 
+class _Figure(_Strict):
+    metric: str
+    value: float
+    as_of: str
+    source: str
+
+
 class _Layer(_Strict):
     id: str = Field(pattern=_ID)
     name: _Label
@@ -115,6 +123,7 @@ class _Layer(_Strict):
     cadence_days: int = Field(gt=0)
     geofence_m: float = Field(gt=0)
     targets: tuple[_Target, ...] = ()
+    figures: tuple[_Figure, ...] = ()
 
     @field_validator("geometry_type", mode="before")
     @classmethod
@@ -143,6 +152,10 @@ def _check_consistency(file: str, spec: _Layer) -> None:
     if spec.status.mode == "cadence" and not set(CADENCE_STATUSES) <= codes:
         missing = ", ".join(sorted(set(CADENCE_STATUSES) - codes))
         raise LayerDefinitionError(file, "statuses", f"status mode cadence needs the statuses {missing}")
+    metrics = {m.id for m in spec.metrics}
+    for index, figure in enumerate(spec.figures):
+        if figure.metric not in metrics:
+            raise LayerDefinitionError(file, f"figures.{index}.metric", f"unknown metric {figure.metric!r}")
     names = {a.name for a in spec.attributes} | {a.name for a in COMMON_ATTRIBUTES}
     for index, target in enumerate(spec.targets):
         for key in target.where:
@@ -170,6 +183,7 @@ def _to_def(spec: _Layer) -> LayerDef:
         cadence_days=spec.cadence_days,
         geofence_m=spec.geofence_m,
         targets=tuple(Target(t.id, label(t.label), t.value, dict(t.where)) for t in spec.targets),
+        figures=tuple(Figure(f.metric, f.value, f.as_of, f.source) for f in spec.figures),
     )
 
 

@@ -114,6 +114,16 @@ class Target:
 
 
 @dataclass(frozen=True)
+class Figure:
+    """A figure an official source published for a metric (e.g. tonnes of garbage removed to date)."""
+
+    metric: str
+    value: float
+    as_of: str
+    source: str
+
+
+@dataclass(frozen=True)
 class LayerDef:
     id: str
     name: Label
@@ -128,6 +138,7 @@ class LayerDef:
     cadence_days: int
     geofence_m: float
     targets: tuple[Target, ...] = ()
+    figures: tuple[Figure, ...] = ()
 
     def status(self, code: str) -> StatusDef | None:
         return next((s for s in self.statuses if s.code == code), None)

@@ -37,3 +37,8 @@ def days_overdue(layer: LayerDef, last_inspected_at: datetime | None, now: datet
     if layer.status_mode != "cadence" or last_inspected_at is None:
         return None
     return (now - last_inspected_at).total_seconds() / 86400 - layer.cadence_days
+
+
+def report_result(checklist: dict[str, str]) -> str:
+    """A report's result: "fail" when any checklist item failed, else "pass"."""
+    return "fail" if "fail" in checklist.values() else "pass"

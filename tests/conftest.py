@@ -56,17 +56,25 @@ def _loaded_template(tmp_path_factory):
     with store.unit_of_work(write=True) as uow:
         for role in ("planner", "worker", "manager", "admin"):
             services.add_user(role, role, PASSWORD, uow=uow, actor="test", now=datetime.now(UTC))
+    with store.unit_of_work(write=True) as uow:  # a second worker, for "own sites only" rules
+        services.add_user("worker2", "worker", PASSWORD, uow=uow, actor="test", now=datetime.now(UTC))
     store.close()
     return folder
 
 
 @pytest.fixture
-def app(tmp_path, _loaded_template):
+def app_env():
+    """Extra ONEMAP_* settings for the app under test; override in a module to change them."""
+    return {}
+
+
+@pytest.fixture
+def app(tmp_path, _loaded_template, app_env):
     import shutil
 
     folder = tmp_path / "instance"
     shutil.copytree(_loaded_template, folder)
-    app = create_app(load_config(env={"ONEMAP_INSTANCE": str(folder)}))
+    app = create_app(load_config(env={"ONEMAP_INSTANCE": str(folder), **app_env}))
     app.config["TESTING"] = True
     yield app
     app.extensions["onemap.store"].close()

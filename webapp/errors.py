@@ -10,8 +10,9 @@ from werkzeug.exceptions import HTTPException
 
 from geo.model import Conflict, InvalidInput, NotFound, OneMapError, PermissionDenied
 from webapp.auth import is_machine_request
+from webapp.params import BadParameter
 
-STATUS = {InvalidInput: 422, NotFound: 404, Conflict: 409, PermissionDenied: 403}
+STATUS = {BadParameter: 400, InvalidInput: 422, NotFound: 404, Conflict: 409, PermissionDenied: 403}
 
 
 def json_error(status: int, code: str, message: str, **extra):
@@ -22,9 +23,9 @@ def _domain_error(exc: OneMapError):
     status = next((s for kind, s in STATUS.items() if isinstance(exc, kind)), 400)
     if is_machine_request():
         extra = {}
-        if isinstance(exc, InvalidInput):
+        if isinstance(exc, InvalidInput | BadParameter):
             extra["field"] = exc.field
-            if exc.details:
+            if getattr(exc, "details", None):
                 extra["details"] = [getattr(d, "__dict__", d) for d in exc.details]
         return json_error(status, exc.code, exc.message, **extra)
     return render_template("error.html", status=status, message=exc.message), status

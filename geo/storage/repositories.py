@@ -62,6 +62,12 @@ class CountyRepo(_Repo):
             for r in rows
         ]
 
+    def names(self) -> dict[str, tuple[str, str | None]]:
+        """{code: (name, English name)} without the boundaries."""
+        c = t.counties.c
+        return {code: (name, en) for code, name, en in self.c.execute(
+            sa.select(c.code, c.name, c.name_en).order_by(c.code))}
+
     def count(self) -> int:
         return self._count(t.counties)
 
@@ -156,6 +162,44 @@ class SiteRepo(_Repo):
             if limit is not None:
                 sites = (site for _, site in zip(range(limit), sites, strict=False))
         return sites
+
+    VIEW_COLUMNS = ("id", "name", "status", "county", "last_report_id", "last_inspected_at", "last_result")
+
+    def in_view(
+        self,
+        layer_id: str,
+        *,
+        bbox: tuple[float, float, float, float] | None = None,
+        county: str | None = None,
+        q: str | None = None,
+        ids: Iterable[int] | None = None,
+        with_attributes: bool = False,
+    ) -> tuple[list[Any], Any]:
+        """What a map view needs, lean: rows of VIEW_COLUMNS and a numpy array of geometries.
+
+        Geometries are decoded in one vectorised call; with ``bbox`` the store's index
+        finds candidates and only those really intersecting the box are returned.
+        """
+        s = t.sites.c
+        columns = [s[name] for name in self.VIEW_COLUMNS] + [s.geom]
+        if with_attributes:
+            columns.append(s.attributes)
+        query = sa.select(*columns).where(s.layer_id == layer_id).order_by(s.id)
+        if bbox is not None:
+            query = query.where(self.store.bbox_clause(bbox))
+        if county:
+            query = query.where(s.county == county)
+        if q:
+            query = query.where(s.name.contains(q, autoescape=True))
+        if ids is not None:
+            query = query.where(s.id.in_(list(ids)))
+        rows = self.c.execute(query).all()
+        geometries = shapely.from_wkb([row.geom for row in rows])
+        if bbox is not None and rows:
+            mask = self.store.exact_mask(geometries, bbox)
+            rows = [row for row, keep in zip(rows, mask, strict=True) if keep]
+            geometries = geometries[mask]
+        return rows, geometries
 
     def counts(self) -> dict[tuple[str, str], int]:
         """{(layer_id, status): number of sites}."""

@@ -60,6 +60,10 @@ class SqlStore(Store):
         shapely.prepare(box)
         return (site for site in sites if box.intersects(site.geometry))
 
+    def exact_mask(self, geometries, bbox):
+        """Vectorised exact test: which of ``geometries`` (numpy array) intersect ``bbox``."""
+        return shapely.intersects(geometries, shapely.box(*bbox))
+
     def _connect(self, write: bool) -> sa.Connection:
         return self.engine.connect()
 

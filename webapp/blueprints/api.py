@@ -2,12 +2,23 @@
 
 from dataclasses import asdict
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
+from flask_login import current_user
 
-from geo.io.geojson import feature, iter_feature_collection
-from webapp.context import get_uow, layers
+from geo import queries
+from geo.crs import from_wgs84
+from geo.io.geojson import dumps, feature, iter_feature_collection
+from geo.model import NotFound
+from webapp import params
+from webapp.context import get_uow, layers, now
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def layer_or_404(layer_id: str):
+    if layer_id not in layers():
+        raise NotFound(f"no layer {layer_id!r} (layers: {', '.join(layers())})")
+    return layers()[layer_id]
 
 
 def _layer_json(layer) -> dict:
@@ -38,10 +49,40 @@ def layer_definitions():
 
 @bp.get("/counties")
 def counties():
+    display_crs = params.choice(request.args.get("crs"), "crs", ("gcj02",))
     with get_uow() as uow:
         rows = uow.counties.all()
+    shown = (from_wgs84(c["geometry"], display_crs) if display_crs else c["geometry"] for c in rows)
     features = (
-        feature(c["code"], c["geometry"], {"code": c["code"], "name": c["name"], "name_en": c["name_en"]})
-        for c in rows
+        feature(c["code"], geometry, {"code": c["code"], "name": c["name"], "name_en": c["name_en"]})
+        for c, geometry in zip(rows, shown, strict=True)
     )
     return Response(iter_feature_collection(features), mimetype="application/geo+json")
+
+
+def view_query(layer) -> queries.ViewQuery:
+    args = request.args
+    return queries.ViewQuery(
+        bbox=params.bbox(args.get("bbox")),
+        zoom=params.integer(args.get("zoom"), "zoom", 0, 24),
+        status=params.codes(args.get("status"), "status", {s.code for s in layer.statuses}),
+        county=args.get("county") or None,
+        q=(args.get("q") or "").strip() or None,
+        display_crs=params.choice(args.get("crs"), "crs", ("gcj02",)),
+    )
+
+
+@bp.get("/layers/<layer_id>/features")
+def layer_features(layer_id: str):
+    layer = layer_or_404(layer_id)
+    query = view_query(layer)
+    with get_uow() as uow:
+        body = queries.features_in_view(layer, query, uow=uow, user=current_user.user, now=now())
+    return Response(body, mimetype="application/geo+json")
+
+
+@bp.get("/sites/<int:site_id>")
+def site(site_id: int):
+    with get_uow() as uow:
+        detail = queries.site_detail(site_id, layers(), uow=uow, user=current_user.user, now=now())
+    return Response(dumps(queries.site_feature(detail)), mimetype="application/geo+json")

@@ -1,18 +1,78 @@
-"""Planner pages: the map (a first version: layers, status counts and county boundaries)."""
+"""Planner pages: the map, a site's page with its history, the dashboard, and photo files."""
 
-from flask import Blueprint, render_template
+from __future__ import annotations
 
-from webapp.context import get_uow, layers
+from flask import Blueprint, current_app, render_template, send_file, url_for
+from flask_login import current_user
+
+from geo import queries
+from geo.model import NotFound
+from geo.storage.blobs import open_blobs
+from webapp.auth import role_required
+from webapp.context import get_uow, layers, now
+from webapp.i18n import current_language, label
+from webapp.mapview import map_parts
 
 bp = Blueprint("planner", __name__)
 
 
+def county_names() -> dict[str, str]:
+    with get_uow() as uow:
+        names = uow.counties.names()
+    english = current_language() == "en"
+    return {code: (en or zh) if english else zh for code, (zh, en) in names.items()}
+
+
+def _page_config() -> dict:
+    config = current_app.config["ONEMAP"]
+    return {
+        "layers": [
+            {"id": layer.id, "name": label(layer.name), "geometry": list(layer.geometry_type),
+             "statuses": [{"code": s.code, "label": label(s.label), "color": s.color}
+                          for s in layer.statuses],
+             "features": url_for("api.layer_features", layer_id=layer.id)}
+            for layer in layers().values()
+        ],
+        "counties": url_for("api.counties"),
+        "site": url_for("api.site", site_id=0).removesuffix("0"),
+        "sitePage": url_for("planner.site_page", site_id=0).removesuffix("0"),
+        "crs": "gcj02" if config.basemap == "amap" else None,
+        "lang": current_language(),
+    }
+
+
 @bp.get("/")
 def index():
+    return render_template("planner/map.html", parts=map_parts(current_app.config["ONEMAP"]),
+                           page_config=_page_config(), counties=county_names())
+
+
+@bp.get("/sites/<int:site_id>")
+def site_page(site_id: int):
     with get_uow() as uow:
-        counts = uow.sites.counts()
-    summary = [
-        (layer, [(status, counts.get((layer.id, status.code), 0)) for status in layer.statuses])
-        for layer in layers().values()
-    ]
-    return render_template("planner/map.html", summary=summary)
+        detail = queries.site_detail(site_id, layers(), uow=uow, user=current_user.user, now=now())
+    feature = queries.site_feature(detail)
+    return render_template("planner/site.html", d=detail, feature=feature, counties=county_names())
+
+
+@bp.get("/dashboard")
+@role_required("planner", "manager")
+def dashboard():
+    names = county_names()
+    with get_uow() as uow:
+        figures = queries.dashboard(layers(), uow=uow, now=now(), county_names=names)
+    return render_template("planner/dashboard.html", dash=figures, now=now())
+
+
+@bp.get("/media/photos/<int:photo_id>/<any(display, thumbnail):kind>")
+def photo(photo_id: int, kind: str):
+    """A photo's shown copy or thumbnail (EXIF stripped); originals are never served."""
+    with get_uow() as uow:
+        row = uow.reports.photo(photo_id)
+        queries.visible_site(row["site_id"], uow=uow, user=current_user.user)
+    key = row["display_key" if kind == "display" else "thumbnail_key"]
+    try:
+        path = open_blobs(current_app.config["ONEMAP"].media_url).path(key)
+    except NotFound:
+        raise NotFound(f"photo {photo_id} is not ready yet") from None
+    return send_file(path, mimetype="image/jpeg", max_age=86400)

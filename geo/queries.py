@@ -1,0 +1,201 @@
+"""Read-side use cases: what the map, the site page and the dashboard show.
+
+Nothing here writes. Access rules apply to every query: a grid worker sees only
+their own sites (geo.access).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import orjson
+import shapely
+
+from geo import access
+from geo.crs import from_wgs84
+from geo.io.geojson import feature, iter_feature_collection
+from geo.model import LayerDef, NotFound, Site, User
+from geo.status import days_overdue, effective_status, report_result
+from geo.storage.base import UnitOfWork
+
+MAX_VIEW_FEATURES = 5000  # a view with more is zoomed out too far to read; the client is told
+TILE_SIZE = 256
+
+
+def own_site_ids(user: User, uow: UnitOfWork) -> set[int] | None:
+    """The ids a user is limited to, or None when they see every site."""
+    return None if access.sees_all_sites(user) else uow.assignments.site_ids(user.id)
+
+
+def simplify_tolerance(zoom: int | None) -> float:
+    """Half a screen pixel at ``zoom``, in degrees: detail finer than that cannot be seen."""
+    return 0.0 if zoom is None else 0.5 * 360.0 / (TILE_SIZE * 2**zoom)
+
+
+@dataclass(frozen=True)
+class ViewQuery:
+    bbox: tuple[float, float, float, float] | None = None
+    zoom: int | None = None
+    status: frozenset[str] = frozenset()
+    county: str | None = None
+    q: str | None = None
+    display_crs: str | None = None  # "gcj02" to draw on AMap tiles; data stays WGS84 everywhere else
+
+
+def _last(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def features_in_view(layer: LayerDef, query: ViewQuery, *, uow: UnitOfWork, user: User,
+                     now: datetime) -> Iterator[bytes]:
+    """A GeoJSON FeatureCollection (streamed bytes) of the layer's sites in a map view.
+
+    Geometry is simplified for the zoom and rounded to 6 decimals; properties are
+    only what the map draws. Statuses are the effective ones (cadence applied).
+    """
+    ids = own_site_ids(user, uow)
+    rows, geometries = uow.sites.in_view(layer.id, bbox=query.bbox, county=query.county, q=query.q, ids=ids)
+    statuses = [effective_status(layer, r.status, r.last_inspected_at, r.last_result, now) for r in rows]
+    if query.status:
+        keep = np.array([s in query.status for s in statuses], dtype=bool)
+        rows = [r for r, k in zip(rows, keep, strict=True) if k]
+        statuses = [s for s, k in zip(statuses, keep, strict=True) if k]
+        geometries = geometries[keep] if len(keep) else geometries
+    matched = len(rows)
+    rows, statuses, geometries = rows[:MAX_VIEW_FEATURES], statuses[:MAX_VIEW_FEATURES], \
+        geometries[:MAX_VIEW_FEATURES]
+    tolerance = simplify_tolerance(query.zoom)
+    if tolerance and len(geometries):
+        geometries = shapely.simplify(geometries, tolerance, preserve_topology=True)
+    if query.display_crs and len(geometries):
+        geometries = np.array([from_wgs84(g, query.display_crs) for g in geometries], dtype=object)
+    if len(geometries):
+        geometries = shapely.transform(geometries, lambda xy: np.round(xy, 6))
+    texts = shapely.to_geojson(geometries) if len(geometries) else []
+    members = {"layer": layer.id, "numberMatched": matched, "numberReturned": len(rows),
+               "truncated": matched > len(rows)}
+
+    def features():
+        for row, status, geometry in zip(rows, statuses, texts, strict=True):
+            properties = {"name": row.name, "status": status, "county": row.county,
+                          "last_inspected_at": _last(row.last_inspected_at), "last_result": row.last_result}
+            # Pre-serialised geometry from GEOS: the one costly part stays in C.
+            yield orjson.Fragment(b'{"type":"Feature","id":%d,"geometry":%s,"properties":%s}' % (
+                row.id, geometry.encode(), orjson.dumps(properties)))
+
+    return iter_feature_collection(features(), extra_members=members)
+
+
+def visible_site(site_id: int, *, uow: UnitOfWork, user: User) -> Site:
+    """The site, or NotFound when it does not exist or the user may not see it (no hint which)."""
+    ids = own_site_ids(user, uow)
+    if ids is not None and site_id not in ids:
+        raise NotFound(f"site {site_id} does not exist")
+    return uow.sites.get(site_id)
+
+
+def status_timeline(layer: LayerDef, site: Site, reports: list[dict], now: datetime) -> list[dict]:
+    """The site's status over time, oldest first: [{"at", "status"}].
+
+    For a cadence layer it follows from the reports (rejected ones do not count)
+    and the gaps between them; a stage layer shows its current stage since the
+    last change.
+    """
+    if layer.status_mode != "cadence":
+        return [{"at": site.updated_at, "status": site.status}]
+    events = [{"at": site.created_at, "status": "never_inspected"}]
+    counted = sorted((r for r in reports if r["status"] != "rejected"), key=lambda r: r["observed_at"])
+    cadence = timedelta(days=layer.cadence_days)
+    following_reports = [*counted[1:], None] if counted else []
+    for report, following in zip(counted, following_reports, strict=True):
+        failed = report_result(report["checklist"]) == "fail"
+        events.append({"at": report["observed_at"], "status": "needs_attention" if failed else "ok"})
+        due = report["observed_at"] + cadence
+        if due < (following["observed_at"] if following else now):
+            events.append({"at": due, "status": "overdue"})
+    return events
+
+
+def site_detail(site_id: int, layers: dict[str, LayerDef], *, uow: UnitOfWork, user: User,
+                now: datetime) -> dict:
+    site = visible_site(site_id, uow=uow, user=user)
+    layer = layers[site.layer_id]
+    reports = uow.reports.find(site_ids=[site.id])
+    if not access.sees_all_sites(user):
+        reports = [r for r in reports if r["user_id"] == user.id]
+    return {
+        "site": site,
+        "layer": layer,
+        "status": effective_status(layer, site.status, site.last_inspected_at, site.last_result, now),
+        "reports": reports,
+        "timeline": status_timeline(layer, site, reports, now),
+        "latest": next((r for r in reports if r["status"] != "rejected"), None),
+    }
+
+
+def site_feature(detail: dict) -> dict[str, Any]:
+    """One site as a GeoJSON Feature with its latest report summary (for /api/v1/sites/<id>)."""
+    site, latest, layer = detail["site"], detail["latest"], detail["layer"]
+    summary = None
+    if latest:
+        summary = {"id": latest["id"], "observed_at": _last(latest["observed_at"]),
+                   "status": latest["status"], "result": report_result(latest["checklist"]),
+                   "flags": latest["flags"], "note": latest["note"],
+                   "photos": [p["id"] for p in latest["photos"]]}
+    return feature(site.id, site.geometry, {
+        "layer": layer.id, "name": site.name, "status": detail["status"], "county": site.county,
+        "ref": site.ref, **site.attributes, "version": site.version, "latest_report": summary})
+
+
+# ------------------------------------------------------------------ dashboard
+def _matches(where: dict[str, Any], status: str, attributes: dict[str, Any]) -> bool:
+    return all((status if key == "status" else attributes.get(key)) == value for key, value in where.items())
+
+
+def dashboard(layers: dict[str, LayerDef], *, uow: UnitOfWork, now: datetime,
+              county_names: dict[str, str]) -> dict[str, Any]:
+    """Counts by status per layer and county, overdue sites, metric sums, targets and progress."""
+    out: dict[str, Any] = {"layers": [], "overdue": []}
+    for layer in layers.values():
+        rows, _ = uow.sites.in_view(layer.id, with_attributes=True)
+        by_county: dict[str | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        totals: dict[str, int] = defaultdict(int)
+        target_counts = {target.id: 0 for target in layer.targets}
+        progress = []
+        for row in rows:
+            status = effective_status(layer, row.status, row.last_inspected_at, row.last_result, now)
+            by_county[row.county][status] += 1
+            totals[status] += 1
+            for target in layer.targets:
+                target_counts[target.id] += _matches(target.where, status, row.attributes)
+            if status == "overdue":
+                out["overdue"].append({"id": row.id, "name": row.name, "layer": layer.id,
+                                       "county": county_names.get(row.county, row.county),
+                                       "days": days_overdue(layer, row.last_inspected_at, now),
+                                       "last_inspected_at": row.last_inspected_at})
+            if "progress_pct" in row.attributes:
+                progress.append({"id": row.id, "name": row.name, "status": status,
+                                 "progress": row.attributes["progress_pct"]})
+        sums: dict[str, float] = defaultdict(float)
+        for _, metrics in uow.reports.metric_rows(layer.id):
+            for key, value in metrics.items():
+                sums[key] += value
+        out["layers"].append({
+            "layer": layer,
+            "total": len(rows),
+            "totals": dict(totals),
+            "by_county": {county_names.get(c, c or "—"): dict(v) for c, v in sorted(
+                by_county.items(), key=lambda kv: kv[0] or "")},
+            "targets": [{"target": t, "count": target_counts[t.id]} for t in layer.targets],
+            "metrics": [{"metric": m, "sum": sums.get(m.id, 0.0),
+                         "figure": next((f for f in layer.figures if f.metric == m.id), None)}
+                        for m in layer.metrics],
+            "progress": progress,
+        })
+    out["overdue"].sort(key=lambda o: -(o["days"] or 0))
+    return out

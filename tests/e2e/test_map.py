@@ -1,0 +1,116 @@
+"""The planner map in a real headless Chromium, with the basemap off (no internet needed)."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.conftest import PASSWORD
+from tests.factories import ALL_PASS, add_report
+from webapp.context import get_uow
+
+HOSTILE_NOTE = '<img src=x onerror="window.__xss = 1">'
+
+
+@pytest.fixture
+def app_env():
+    return {"ONEMAP_BASEMAP": "none"}
+
+
+@pytest.fixture
+def seeded(app):
+    """One overdue village with a report and photo whose note is hostile markup."""
+    with app.app_context(), get_uow(write=True) as uow:
+        zone = next(uow.sites.find(layer_id="sanitation_zones"))
+        add_report(uow, zone.id, "worker", checklist=ALL_PASS, note=HOSTILE_NOTE, photos=1,
+                   observed_at=datetime.now(UTC) - timedelta(days=20),
+                   media_url=app.config["ONEMAP"].media_url)
+        uow.commit()
+    return zone
+
+
+def _login(page, base, username="planner"):
+    page.goto(base + "/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector(".folium-map[data-ready=true]", timeout=15_000)
+
+
+def test_planner_finds_heishan_overdue_villages_and_opens_one(live_server, page, seeded):
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(live_server + "/")
+    assert "/login" in page.url
+    _login(page, live_server)
+    # the four layers draw, each counted in the legend
+    for layer in ("mines", "sanitation_zones", "road_works", "port_multimodal"):
+        count = page.locator(f'[data-count="{layer}"]').inner_text()
+        assert count not in ("", "(0)"), layer
+    assert page.locator(".leaflet-overlay-pane path, .leaflet-overlay-pane canvas").count() > 0
+    assert page.locator(".leaflet-marker-pane .marker-cluster, .leaflet-overlay-pane").count() > 0
+
+    # two clicks: the county, then the status "overdue" in the village legend
+    page.select_option("select[name=county]", "210726")
+    page.check('.status-filter[data-layer="sanitation_zones"][value="overdue"]')
+    page.wait_for_function("document.querySelector('.folium-map').dataset.ready === 'true'")
+    page.wait_for_timeout(300)
+    names = page.locator("#site-list li").all_inner_texts()
+    villages = [n for n in names if "重点村" in n]
+    assert len(villages) == 1 and seeded.name in villages[0]  # the one overdue village of Heishan
+    assert all("黑山" in n or "重点村" in n for n in names)  # plus Heishan's mine: other layers unfiltered
+    assert "county=210726" in page.url and "sanitation_zones%3Aoverdue" in page.url  # shareable view
+
+    # a click opens the popup; hostile note shows as text, never runs
+    page.locator("#site-list li", has_text=seeded.name).locator("button.locate").click()
+    popup = page.locator(".leaflet-popup-content .popup")
+    popup.wait_for(timeout=5000)
+    assert popup.locator("h3").inner_text() == seeded.name
+    page.wait_for_selector(".popup-note", timeout=5000)
+    assert page.locator(".popup-note").inner_text() == HOSTILE_NOTE
+    assert page.evaluate("window.__xss") is None
+    page.wait_for_selector(".popup-photo img", timeout=5000)
+
+    # open the site page: history with the photo
+    page.click(".popup-link")
+    page.wait_for_selector("#site-map[data-ready=true]")
+    assert seeded.name in page.locator("h1").inner_text()
+    assert page.locator(".report .photos img").count() == 1
+    assert page.locator(".report .note").inner_text() == HOSTILE_NOTE
+
+    # nothing left the app's own host
+    assert requests and all(url.startswith(live_server) for url in requests), \
+        [u for u in requests if not u.startswith(live_server)]
+
+
+def test_shared_url_restores_filters_and_language_switch_sticks(live_server, page, seeded):
+    _login(page, live_server)
+    page.fill("input[name=q]", "重点村00")
+    page.wait_for_function("document.querySelector('.folium-map').dataset.ready === 'true'")
+    page.wait_for_timeout(400)
+    assert page.locator("#site-list li").count() == 9  # 重点村001 … 重点村009
+    shared = page.url
+    page.goto(shared)
+    page.wait_for_selector(".folium-map[data-ready=true]")
+    page.wait_for_timeout(300)
+    assert page.input_value("input[name=q]") == "重点村00"
+    assert page.locator("#site-list li").count() == 9
+
+    legend = page.locator('[data-layer="sanitation_zones"] .legend').inner_text()
+    assert "逾期未巡查" in legend
+    page.click(".lang-switch")
+    page.wait_for_selector(".folium-map[data-ready=true]")
+    assert "Overdue" in page.locator('[data-layer="sanitation_zones"] .legend').inner_text()
+    assert page.input_value("input[name=q]") == "重点村00"  # the switch keeps the view
+    page.goto(live_server + "/dashboard")
+    assert "Overdue sites" in page.content()  # the choice sticks across pages
+
+
+def test_unchecking_a_layer_hides_its_sites(live_server, page, seeded):
+    _login(page, live_server)
+    before = page.locator("#site-list li").count()
+    page.uncheck('input[name=layer][value="sanitation_zones"]')
+    page.wait_for_function("document.querySelector('.folium-map').dataset.ready === 'true'")
+    page.wait_for_timeout(300)
+    after = page.locator("#site-list li").count()
+    assert after < before and not page.locator("#site-list li", has_text="重点村").count()
+    assert "layers=" in page.url
