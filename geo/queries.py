@@ -158,8 +158,11 @@ def _matches(where: dict[str, Any], status: str, attributes: dict[str, Any]) -> 
 
 
 def dashboard(layers: dict[str, LayerDef], *, uow: UnitOfWork, now: datetime,
-              county_names: dict[str, str]) -> dict[str, Any]:
-    """Counts by status per layer and county, overdue sites, metric sums, targets and progress."""
+              county_names: dict[str, str], outside: str = "—") -> dict[str, Any]:
+    """Counts by status per layer and county, overdue sites, metric sums, targets and progress.
+
+    Sites in no known county (a rail corridor to Mongolia) are counted under ``outside``.
+    """
     out: dict[str, Any] = {"layers": [], "overdue": []}
     for layer in layers.values():
         rows, _ = uow.sites.in_view(layer.id, with_attributes=True)
@@ -189,7 +192,7 @@ def dashboard(layers: dict[str, LayerDef], *, uow: UnitOfWork, now: datetime,
             "layer": layer,
             "total": len(rows),
             "totals": dict(totals),
-            "by_county": {county_names.get(c, c or "—"): dict(v) for c, v in sorted(
+            "by_county": {county_names.get(c, c or outside): dict(v) for c, v in sorted(
                 by_county.items(), key=lambda kv: kv[0] or "")},
             "targets": [{"target": t, "count": target_counts[t.id]} for t in layer.targets],
             "metrics": [{"metric": m, "sum": sums.get(m.id, 0.0),

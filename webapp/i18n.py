@@ -65,6 +65,7 @@ MESSAGES = {
     "dash.overdue": ("逾期未巡查的站点", "Overdue sites"),
     "dash.none_overdue": ("没有逾期的站点。", "No site is overdue."),
     "dash.site": ("站点", "Site"),
+    "dash.outside": ("锦州市域外", "Outside Jinzhou"),
     "dash.days_overdue": ("逾期天数", "Days overdue"),
     "role.planner": ("规划人员", "Planner"),
     "role.worker": ("网格员", "Grid worker"),

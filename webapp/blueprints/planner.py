@@ -10,7 +10,7 @@ from geo.model import NotFound
 from geo.storage.blobs import open_blobs
 from webapp.auth import role_required
 from webapp.context import get_uow, layers, now
-from webapp.i18n import current_language, label
+from webapp.i18n import current_language, label, t
 from webapp.mapview import map_parts
 
 bp = Blueprint("planner", __name__)
@@ -60,7 +60,8 @@ def site_page(site_id: int):
 def dashboard():
     names = county_names()
     with get_uow() as uow:
-        figures = queries.dashboard(layers(), uow=uow, now=now(), county_names=names)
+        figures = queries.dashboard(layers(), uow=uow, now=now(), county_names=names,
+                                    outside=t("dash.outside"))
     return render_template("planner/dashboard.html", dash=figures, now=now())
 
 
