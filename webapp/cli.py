@@ -5,6 +5,7 @@ Exit status 0 on success; otherwise non-zero with a one-line reason on stderr.
 
 from __future__ import annotations
 
+import gc
 import sys
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -100,6 +101,17 @@ def init(demo: bool):
     store.close()
 
 
+def prepare_for_serving() -> None:
+    """Exclude everything built at start-up from garbage collection.
+
+    A map request allocates thousands of small objects, which triggers full
+    collections; without the freeze each one walks the ~150,000 long-lived objects
+    of the app and its libraries (tens of milliseconds on a 2-core machine).
+    """
+    gc.collect()
+    gc.freeze()
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -119,6 +131,7 @@ def serve(host: str, port: int, threads: int):
         store.migrate()
     store.close()
     app = create_app(config=config)
+    prepare_for_serving()
     click.echo(f"OneMap on http://{host}:{port}/  (instance {config.instance})")
     waitress_serve(app, host=host, port=port, threads=threads, ident="OneMap")
 

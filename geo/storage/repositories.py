@@ -1,7 +1,7 @@
 """Repositories: the queries of each kind of record, written once with SQLAlchemy Core.
 
 Each is bound to the connection of one unit of work. The spatial parts come from
-the store (``bbox_clause``, ``exact_filter``), so backends override only those.
+the store (``layer_bbox_clause``, ``exact_filter``, ``exact_mask``), so backends override only those.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import shapely
 import sqlalchemy as sa
 
+from geo.geometry import round_coords
 from geo.model import AuditEntry, LayerDef, NotFound, Site, User
 from geo.storage import schema as t
 
@@ -97,14 +98,16 @@ class SiteRepo(_Repo):
         self.store = store
 
     def _values(self, site: Site) -> dict[str, Any]:
-        minx, miny, maxx, maxy = site.geometry.bounds
+        # Stored at 6 decimals (about 0.1 m), as every output is: no rounding on each read.
+        geometry = round_coords(site.geometry, 6)
+        minx, miny, maxx, maxy = geometry.bounds
         return dict(
             layer_id=site.layer_id,
             ref=site.ref,
             name=site.name,
             county=site.county,
             status=site.status,
-            geom=shapely.to_wkb(site.geometry),
+            geom=shapely.to_wkb(geometry),
             minx=minx,
             miny=miny,
             maxx=maxx,
@@ -141,10 +144,10 @@ class SiteRepo(_Repo):
         """Sites matching every filter given, in id order, streamed from the database."""
         s = t.sites.c
         query = sa.select(t.sites).order_by(s.id)
-        if layer_id is not None:
-            query = query.where(s.layer_id == layer_id)
         if bbox is not None:
-            query = query.where(self.store.bbox_clause(bbox))
+            query = query.where(self.store.layer_bbox_clause(layer_id, bbox))
+        elif layer_id is not None:
+            query = query.where(s.layer_id == layer_id)
         if status:
             query = query.where(s.status.in_(list(status)))
         if county:
@@ -184,9 +187,11 @@ class SiteRepo(_Repo):
         columns = [s[name] for name in self.VIEW_COLUMNS] + [s.geom]
         if with_attributes:
             columns.append(s.attributes)
-        query = sa.select(*columns).where(s.layer_id == layer_id).order_by(s.id)
+        query = sa.select(*columns).order_by(s.id)
         if bbox is not None:
-            query = query.where(self.store.bbox_clause(bbox))
+            query = query.where(self.store.layer_bbox_clause(layer_id, bbox))
+        else:
+            query = query.where(s.layer_id == layer_id)
         if county:
             query = query.where(s.county == county)
         if q:

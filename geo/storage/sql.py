@@ -48,11 +48,15 @@ class SqlStore(Store):
     def _create_engine(self, url: str) -> sa.Engine:
         return sa.create_engine(url, json_serializer=_json, pool_pre_ping=True)
 
-    def bbox_clause(self, bbox: tuple[float, float, float, float]) -> sa.ColumnElement[bool]:
-        """Sites whose bounding box meets ``bbox`` (a prefilter; exact tests follow)."""
+    def layer_bbox_clause(self, layer_id: str | None, bbox) -> sa.ColumnElement[bool]:
+        """Sites of a layer (any layer when None) whose bounding box meets ``bbox``.
+
+        A prefilter: the exact geometry test follows in ``exact_filter`` / ``exact_mask``.
+        """
         minx, miny, maxx, maxy = bbox
         s = t.sites.c
-        return sa.and_(s.maxx >= minx, s.minx <= maxx, s.maxy >= miny, s.miny <= maxy)
+        clause = sa.and_(s.maxx >= minx, s.minx <= maxx, s.maxy >= miny, s.miny <= maxy)
+        return clause if layer_id is None else sa.and_(s.layer_id == layer_id, clause)
 
     def exact_filter(self, sites: Iterable[Site], bbox) -> Iterator[Site]:
         """Keep the sites whose geometry really intersects ``bbox`` (shapely)."""

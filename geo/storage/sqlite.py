@@ -44,11 +44,17 @@ class SqliteStore(SqlStore):
         connection = self.engine.connect()
         return connection.execution_options(onemap_write=True) if write else connection
 
-    def bbox_clause(self, bbox):
+    def layer_bbox_clause(self, layer_id, bbox):
         minx, miny, maxx, maxy = bbox
         rtree = sa.table("sites_rtree", sa.column("id"), sa.column("minx"), sa.column("maxx"),
                          sa.column("miny"), sa.column("maxy"))
         hits = sa.select(rtree.c.id).where(
             rtree.c.maxx >= minx, rtree.c.minx <= maxx, rtree.c.maxy >= miny, rtree.c.miny <= maxy
         )
-        return t.sites.c.id.in_(hits)
+        in_box = t.sites.c.id.in_(hits)
+        if layer_id is None:
+            return in_box
+        # Without statistics SQLite takes `layer_id = ?` for a selective index term and
+        # scans the whole layer; the unary + makes it a plain filter, so the plan starts
+        # from the R*Tree hits and looks sites up by rowid.
+        return sa.and_(in_box, sa.literal_column("+sites.layer_id") == layer_id)

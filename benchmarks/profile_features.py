@@ -1,0 +1,173 @@
+"""Where the time of a features request goes, stage by stage.
+
+``breakdown`` runs the steps of ``geo.queries.features_in_view`` one at a time
+with the same functions and arguments (as that function reads today; keep them
+in step when it changes) and times each. The SQL the repository sends is caught
+from the engine and replayed on the raw sqlite3 connection, so "SQL" is SQLite
+alone and "row objects" is what SQLAlchemy adds. What remains of an end-to-end
+request is Flask, Werkzeug, the Bearer-token check and streaming.
+
+Standalone, against an instance kept by ``bench_map.py --keep DIR``::
+
+    python benchmarks/profile_features.py DIR [--views 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import UTC, datetime
+
+import numpy as np
+import orjson
+import shapely
+from sqlalchemy import event
+
+from geo import queries
+from geo.status import effective_status
+from geo.storage import open_store
+
+IN_VIEW_PARTS = ("in_view total (SQL + row objects + WKB + exact test)", "  SQL in SQLite (execute + fetch)",
+                 "  WKB decoding (shapely.from_wkb)", "  exact bbox test (shapely.intersects)")
+
+
+def _captured_sql(store, layer_id: str, bbox) -> tuple[str, tuple]:
+    """The statement and parameters ``uow.sites.in_view`` sends for one view."""
+    seen: list[tuple[str, tuple]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", record)
+    try:
+        with store.unit_of_work() as uow:
+            uow.sites.in_view(layer_id, bbox=bbox)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", record)
+    return next((s, p) for s, p in seen if "sites" in s and "geom" in s)
+
+
+def query_plan(store, layer_id: str, bbox) -> list[str]:
+    """SQLite's EXPLAIN QUERY PLAN for the map view query."""
+    statement, parameters = _captured_sql(store, layer_id, bbox)
+    with store.engine.connect() as connection:
+        raw = connection.connection.dbapi_connection
+        return [row[-1] for row in raw.execute("EXPLAIN QUERY PLAN " + statement, parameters)]
+
+
+def breakdown(store, layer, bboxes, zoom: int, user, token: str | None = None) -> dict[str, list[float]]:
+    """Seconds per stage for each view; stage names are the keys, in request order.
+
+    The last entry times the real ``features_in_view`` (body joined) for comparison.
+    """
+    from geo import services
+
+    now = datetime.now(UTC)
+    tolerance = queries.simplify_tolerance(zoom)
+    times: dict[str, list[float]] = {}
+
+    def lap(name: str, started: float) -> float:
+        end = time.perf_counter()
+        times.setdefault(name, []).append(end - started)
+        return end
+
+    for bbox in bboxes:
+        statement, parameters = _captured_sql(store, layer.id, bbox)
+        with store.unit_of_work() as uow:
+            t = time.perf_counter()
+            if token:
+                services.user_for_token(token, uow=uow)
+                t = lap("Bearer token look-up (auth)", t)
+            rows, _ = uow.sites.in_view(layer.id, bbox=bbox)
+            t = lap("in_view total (SQL + row objects + WKB + exact test)", t)
+            raw = uow.connection.connection.dbapi_connection
+            blobs = [r[-1] for r in raw.execute(statement, parameters).fetchall()]
+            t = lap("  SQL in SQLite (execute + fetch)", t)
+            decoded = shapely.from_wkb(blobs)
+            t = lap("  WKB decoding (shapely.from_wkb)", t)
+            mask = store.exact_mask(decoded, bbox)
+            geometries = decoded[mask]
+            t = lap("  exact bbox test (shapely.intersects)", t)
+            whole, *parts = (times[k][-1] for k in IN_VIEW_PARTS)
+            times.setdefault("  SQLAlchemy row objects and the rest (in_view − the three above)",
+                             []).append(whole - sum(parts))
+            statuses = [effective_status(layer, r.status, r.last_inspected_at, r.last_result, now)
+                        for r in rows]
+            t = lap("effective status (Python loop)", t)
+            simplified = shapely.simplify(geometries, tolerance, preserve_topology=True)
+            t = lap("simplify, preserve_topology=True", t)
+            rounded = shapely.transform(simplified, lambda xy: np.round(xy, 6))
+            t = lap("round to 6 decimals (shapely.transform)", t)
+            texts = shapely.to_geojson(rounded)
+            t = lap("geometry → GeoJSON text (shapely.to_geojson)", t)
+            body = b",".join(
+                b'{"type":"Feature","id":%d,"geometry":%s,"properties":%s}' % (
+                    row.id, text.encode(), orjson.dumps({
+                        "name": row.name, "status": status, "county": row.county,
+                        "last_inspected_at": row.last_inspected_at and row.last_inspected_at.isoformat(),
+                        "last_result": row.last_result}))
+                for row, status, text in zip(rows, statuses, texts, strict=True))
+            t = lap("feature bytes (orjson, Python loop)", t)
+            shapely.simplify(geometries, tolerance, preserve_topology=False)
+            t = lap("what-if: simplify, preserve_topology=False", t)
+            view = queries.ViewQuery(bbox=bbox, zoom=zoom)
+            b"".join(queries.features_in_view(layer, view, uow=uow, user=user, now=now))
+            lap("whole features_in_view, called directly", t)
+            vertices = shapely.get_num_coordinates
+            times.setdefault("_sizes", []).append((len(rows), int(vertices(geometries).sum()),
+                                                   int(vertices(simplified).sum()), len(body)))
+    return times
+
+
+def table(times: dict[str, list[float]], end_to_end_ms: float | None = None) -> str:
+    """A markdown table of median milliseconds per stage (nested stages are indented)."""
+    lines = ["| stage | median ms |", "| --- | ---: |"]
+    steps: dict[str, float] = {}
+    for name, seconds in times.items():
+        if name.startswith("_"):
+            continue
+        median = float(np.median(seconds)) * 1000
+        if not name.startswith((" ", "what-if", "whole")):
+            steps[name] = median
+        label = name.replace("  ", "&nbsp;&nbsp;↳ ", 1) if name.startswith("  ") else name
+        lines.append(f"| {label} | {median:.1f} |")
+    top = sum(steps.values())
+    lines.append(f"| **sum of the steps (not indented, not what-if, not whole)** | **{top:.1f}** |")
+    if end_to_end_ms is not None:
+        whole = float(np.median(times["whole features_in_view, called directly"])) * 1000
+        lines.append(f"| Flask, Werkzeug, auth and streaming: end-to-end median {end_to_end_ms:.1f} ms "
+                     f"− whole features_in_view | {end_to_end_ms - whole:.1f} |")
+    sizes = np.mean(times.get("_sizes", [(0, 0, 0, 0)]), axis=0)
+    lines.append("")
+    lines.append(f"Per view on average: {sizes[0]:.0f} features, {sizes[1]:.0f} vertices before "
+                 f"simplification and {sizes[2]:.0f} after, {sizes[3] / 1000:.0f} KB of feature JSON. "
+                 "Largest steps: " + ", ".join(f"{name.split(' (')[0]} {ms / top:.0%}" for name, ms in
+                                               sorted(steps.items(), key=lambda kv: -kv[1])[:3]) + ".")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    from bench_map import random_views
+    from generate import dense_box
+
+    from geo.layers import load_layers
+    from webapp.settings import load_config
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("instance", help="instance folder kept by bench_map.py --keep")
+    parser.add_argument("--views", type=int, default=50)
+    parser.add_argument("--zoom", type=int, default=12)
+    args = parser.parse_args()
+    store = open_store(load_config(env={"ONEMAP_INSTANCE": args.instance}).database_url)
+    layer = load_layers()["sanitation_zones"]
+    with store.unit_of_work() as uow:
+        n = uow.sites.count(layer.id)
+        user = next(u for u in uow.users.all() if u.role in ("planner", "admin"))
+    views = random_views(dense_box(n), args.views, seed=7)
+    print("\n".join(query_plan(store, layer.id, views[0])))
+    print(table(breakdown(store, layer, views, args.zoom, user)))
+    store.close()
+
+
+if __name__ == "__main__":
+    main()
