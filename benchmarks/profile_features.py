@@ -19,20 +19,18 @@ import time
 from datetime import UTC, datetime
 
 import numpy as np
-import orjson
 import shapely
 from sqlalchemy import event
 
 from geo import queries
+from geo.geometry import display_level, pixel_tolerance
+from geo.io.geojson import dumps
 from geo.status import effective_status
 from geo.storage import open_store
 
-IN_VIEW_PARTS = ("in_view total (SQL + row objects + WKB + exact test)", "  SQL in SQLite (execute + fetch)",
-                 "  WKB decoding (shapely.from_wkb)", "  exact bbox test (shapely.intersects)")
 
-
-def _captured_sql(store, layer_id: str, bbox) -> tuple[str, tuple]:
-    """The statement and parameters ``uow.sites.in_view`` sends for one view."""
+def _captured_sql(store, layer_id: str, bbox, level=None) -> tuple[str, tuple]:
+    """The statement and parameters ``uow.sites.view_rows`` sends for one view."""
     seen: list[tuple[str, tuple]] = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
@@ -41,7 +39,7 @@ def _captured_sql(store, layer_id: str, bbox) -> tuple[str, tuple]:
     event.listen(store.engine, "before_cursor_execute", record)
     try:
         with store.unit_of_work() as uow:
-            uow.sites.in_view(layer_id, bbox=bbox)
+            uow.sites.view_rows(layer_id, bbox=bbox, level=level)
     finally:
         event.remove(store.engine, "before_cursor_execute", record)
     return next((s, p) for s, p in seen if "sites" in s and "geom" in s)
@@ -49,7 +47,7 @@ def _captured_sql(store, layer_id: str, bbox) -> tuple[str, tuple]:
 
 def query_plan(store, layer_id: str, bbox) -> list[str]:
     """SQLite's EXPLAIN QUERY PLAN for the map view query."""
-    statement, parameters = _captured_sql(store, layer_id, bbox)
+    statement, parameters = _captured_sql(store, layer_id, bbox, display_level(12))
     with store.engine.connect() as connection:
         raw = connection.connection.dbapi_connection
         return [row[-1] for row in raw.execute("EXPLAIN QUERY PLAN " + statement, parameters)]
@@ -63,7 +61,6 @@ def breakdown(store, layer, bboxes, zoom: int, user, token: str | None = None) -
     from geo import services
 
     now = datetime.now(UTC)
-    tolerance = queries.simplify_tolerance(zoom)
     times: dict[str, list[float]] = {}
 
     def lap(name: str, started: float) -> float:
@@ -71,51 +68,40 @@ def breakdown(store, layer, bboxes, zoom: int, user, token: str | None = None) -
         times.setdefault(name, []).append(end - started)
         return end
 
+    level = display_level(zoom)
     for bbox in bboxes:
-        statement, parameters = _captured_sql(store, layer.id, bbox)
+        statement, parameters = _captured_sql(store, layer.id, bbox, level)
         with store.unit_of_work() as uow:
             t = time.perf_counter()
             if token:
                 services.user_for_token(token, uow=uow)
                 t = lap("Bearer token look-up (auth)", t)
-            rows, _ = uow.sites.in_view(layer.id, bbox=bbox)
-            t = lap("in_view total (SQL + row objects + WKB + exact test)", t)
+            rows = uow.sites.view_rows(layer.id, bbox=bbox, level=level)
+            t = lap("view_rows total (SQL + row objects + exact test at the edges)", t)
             raw = uow.connection.connection.dbapi_connection
-            blobs = [r[-1] for r in raw.execute(statement, parameters).fetchall()]
+            raw.execute(statement, parameters).fetchall()
             t = lap("  SQL in SQLite (execute + fetch)", t)
-            decoded = shapely.from_wkb(blobs)
-            t = lap("  WKB decoding (shapely.from_wkb)", t)
-            mask = store.exact_mask(decoded, bbox)
-            geometries = decoded[mask]
-            t = lap("  exact bbox test (shapely.intersects)", t)
-            whole, *parts = (times[k][-1] for k in IN_VIEW_PARTS)
-            times.setdefault("  SQLAlchemy row objects and the rest (in_view − the three above)",
-                             []).append(whole - sum(parts))
             statuses = [effective_status(layer, r.status, r.last_inspected_at, r.last_result, now)
                         for r in rows]
             t = lap("effective status (Python loop)", t)
-            simplified = shapely.simplify(geometries, tolerance, preserve_topology=True)
-            t = lap("simplify, preserve_topology=True", t)
-            rounded = shapely.transform(simplified, lambda xy: np.round(xy, 6))
-            t = lap("round to 6 decimals (shapely.transform)", t)
-            texts = shapely.to_geojson(rounded)
-            t = lap("geometry → GeoJSON text (shapely.to_geojson)", t)
             body = b",".join(
                 b'{"type":"Feature","id":%d,"geometry":%s,"properties":%s}' % (
-                    row.id, text.encode(), orjson.dumps({
+                    row.id, row.display.encode(), dumps({
                         "name": row.name, "status": status, "county": row.county,
-                        "last_inspected_at": row.last_inspected_at and row.last_inspected_at.isoformat(),
+                        "last_inspected_at": queries._last(row.last_inspected_at),
                         "last_result": row.last_result}))
-                for row, status, text in zip(rows, statuses, texts, strict=True))
-            t = lap("feature bytes (orjson, Python loop)", t)
-            shapely.simplify(geometries, tolerance, preserve_topology=False)
-            t = lap("what-if: simplify, preserve_topology=False", t)
+                for row, status in zip(rows, statuses, strict=True))
+            t = lap("feature bytes around the stored display GeoJSON", t)
+            geometries = shapely.from_wkb([row.geom for row in rows])
+            t = lap("what-if: decode every WKB", t)
+            shapely.to_geojson(shapely.simplify(geometries, pixel_tolerance(zoom), preserve_topology=True))
+            t = lap("what-if: simplify (topology preserved) + GeoJSON per request", t)
             view = queries.ViewQuery(bbox=bbox, zoom=zoom)
-            b"".join(queries.features_in_view(layer, view, uow=uow, user=user, now=now))
+            queries.features_in_view(layer, view, uow=uow, user=user, now=now)
             lap("whole features_in_view, called directly", t)
             vertices = shapely.get_num_coordinates
             times.setdefault("_sizes", []).append((len(rows), int(vertices(geometries).sum()),
-                                                   int(vertices(simplified).sum()), len(body)))
+                                                   0, len(body)))
     return times
 
 

@@ -127,3 +127,32 @@ def distance_m(point_lonlat: tuple[float, float] | Point, geom: BaseGeometry) ->
 def _local_transformer(lon: float, lat: float) -> Transformer:
     local = f"+proj=aeqd +lat_0={lat} +lon_0={lon} +datum=WGS84 +units=m +no_defs"
     return Transformer.from_crs("EPSG:4326", local, always_xy=True)
+
+
+# ---------------------------------------------------------------- display forms
+TILE_SIZE = 256
+DISPLAY_LEVELS = (8, 11)  # zooms whose simplified GeoJSON is stored with each site
+
+
+def pixel_tolerance(zoom: int) -> float:
+    """Half a screen pixel at ``zoom``, in degrees: detail finer than that cannot be seen."""
+    return 0.5 * 360.0 / (TILE_SIZE * 2**zoom)
+
+
+def display_level(zoom: int | None) -> int | None:
+    """The stored level that serves ``zoom``, or None to simplify on the fly.
+
+    The nearest level at or below the zoom: its half-pixel tolerance is at most a
+    pixel at the zoom above it and two pixels at zoom 10, which no one sees on
+    shapes a few pixels wide. Beyond zoom 12 a view holds a few hundred sites at
+    most, few enough to simplify per request.
+    """
+    if zoom is None or zoom > DISPLAY_LEVELS[-1] + 1:
+        return None
+    return max((level for level in DISPLAY_LEVELS if level <= zoom), default=DISPLAY_LEVELS[0])
+
+
+def display_forms(geom: BaseGeometry) -> dict[int, str]:
+    """GeoJSON text of ``geom`` simplified for each display level (topology preserved)."""
+    return {level: shapely.to_geojson(shapely.simplify(geom, pixel_tolerance(level), preserve_topology=True))
+            for level in DISPLAY_LEVELS}

@@ -16,23 +16,18 @@ import shapely
 
 from geo import access
 from geo.crs import from_wgs84
-from geo.io.geojson import dumps, feature, geometry_members
+from geo.geometry import display_level, pixel_tolerance
+from geo.io.geojson import dumps, feature
 from geo.model import LayerDef, NotFound, Site, User
 from geo.status import days_overdue, effective_status, report_result
 from geo.storage.base import UnitOfWork
 
 MAX_VIEW_FEATURES = 5000  # a view with more is zoomed out too far to read; the client is told
-TILE_SIZE = 256
 
 
 def own_site_ids(user: User, uow: UnitOfWork) -> set[int] | None:
     """The ids a user is limited to, or None when they see every site."""
     return None if access.sees_all_sites(user) else uow.assignments.site_ids(user.id)
-
-
-def simplify_tolerance(zoom: int | None) -> float:
-    """Half a screen pixel at ``zoom``, in degrees: detail finer than that cannot be seen."""
-    return 0.0 if zoom is None else 0.5 * 360.0 / (TILE_SIZE * 2**zoom)
 
 
 @dataclass(frozen=True)
@@ -53,49 +48,45 @@ def features_in_view(layer: LayerDef, query: ViewQuery, *, uow: UnitOfWork, user
                      now: datetime) -> bytes:
     """A GeoJSON FeatureCollection of the layer's sites in a map view, as one body.
 
-    Geometry is simplified for the zoom (coordinates are stored at 6 decimals);
-    properties are only what the map draws; statuses are the effective ones
-    (cadence applied). At most MAX_VIEW_FEATURES, with ``truncated`` saying so.
+    Geometry comes simplified for the zoom: the stored display form of the zoom's
+    level (a pixel or two off at most), or simplified here for very close zooms, for no
+    zoom (full detail) and for the GCJ-02 shift. Properties are only what the map
+    draws; statuses are the effective ones (cadence applied). At most
+    MAX_VIEW_FEATURES, with ``truncated`` saying so.
     """
-    ids = own_site_ids(user, uow)
-    rows, geometries = uow.sites.in_view(layer.id, bbox=query.bbox, county=query.county, q=query.q, ids=ids)
+    level = None if query.display_crs else display_level(query.zoom)
+    rows = uow.sites.view_rows(layer.id, bbox=query.bbox, county=query.county, q=query.q,
+                               ids=own_site_ids(user, uow), level=level)
     statuses = [effective_status(layer, r.status, r.last_inspected_at, r.last_result, now) for r in rows]
     if query.status:
-        keep = np.array([s in query.status for s in statuses], dtype=bool)
-        rows = [r for r, k in zip(rows, keep, strict=True) if k]
-        statuses = [s for s, k in zip(statuses, keep, strict=True) if k]
-        geometries = geometries[keep] if len(keep) else geometries
+        kept = [(r, s) for r, s in zip(rows, statuses, strict=True) if s in query.status]
+        rows, statuses = [r for r, _ in kept], [s for _, s in kept]
     matched = len(rows)
-    rows, statuses, geometries = rows[:MAX_VIEW_FEATURES], statuses[:MAX_VIEW_FEATURES], \
-        geometries[:MAX_VIEW_FEATURES]
-    geometries = _for_display(geometries, simplify_tolerance(query.zoom), query.display_crs)
-    members = geometry_members(geometries)
-    return dumps({
-        "type": "FeatureCollection", "layer": layer.id, "numberMatched": matched,
-        "numberReturned": len(rows), "truncated": matched > len(rows),
-        "features": [
-            {"type": "Feature", "id": row.id, "geometry": geometry,
-             "properties": {"name": row.name, "status": status, "county": row.county,
-                            "last_inspected_at": _last(row.last_inspected_at),
-                            "last_result": row.last_result}}
-            for row, status, geometry in zip(rows, statuses, members, strict=True)
-        ],
-    })
+    rows, statuses = rows[:MAX_VIEW_FEATURES], statuses[:MAX_VIEW_FEATURES]
+    if level is not None:
+        texts = [row.display.encode() for row in rows]
+    else:
+        texts = _geojson_texts(shapely.from_wkb([row.geom for row in rows]), query)
+    members = dumps({"layer": layer.id, "numberMatched": matched, "numberReturned": len(rows),
+                     "truncated": matched > len(rows)})
+    features = b",".join(
+        b'{"type":"Feature","id":%d,"geometry":%s,"properties":%s}' % (row.id, text, dumps({
+            "name": row.name, "status": status, "county": row.county,
+            "last_inspected_at": _last(row.last_inspected_at), "last_result": row.last_result}))
+        for row, status, text in zip(rows, statuses, texts, strict=True))
+    return b'{"type":"FeatureCollection",%s,"features":[%s]}' % (members[1:-1], features)
 
 
-def _for_display(geometries, tolerance: float, display_crs: str | None):
-    """Simplified for the zoom (and shifted for the basemap when asked)."""
-    if tolerance and len(geometries):
-        # Douglas-Peucker without topology preservation is several times faster; a
-        # shape that collapses below a pixel keeps its stored form instead.
-        simplified = shapely.simplify(geometries, tolerance, preserve_topology=False)
-        collapsed = shapely.is_empty(simplified)
-        simplified[collapsed] = geometries[collapsed]
-        geometries = simplified
-    if display_crs and len(geometries):
-        shifted = [from_wgs84(g, display_crs) for g in geometries]
+def _geojson_texts(geometries, query: ViewQuery) -> list[bytes]:
+    """GeoJSON of geometries simplified for the query's zoom (and shifted for its basemap)."""
+    if not len(geometries):
+        return []
+    if query.zoom is not None:
+        geometries = shapely.simplify(geometries, pixel_tolerance(query.zoom), preserve_topology=True)
+    if query.display_crs:
+        shifted = [from_wgs84(g, query.display_crs) for g in geometries]
         geometries = shapely.transform(np.array(shifted, dtype=object), lambda xy: np.round(xy, 6))
-    return geometries
+    return [text.encode() for text in shapely.to_geojson(geometries)]
 
 
 def visible_site(site_id: int, *, uow: UnitOfWork, user: User) -> Site:
@@ -172,7 +163,7 @@ def dashboard(layers: dict[str, LayerDef], *, uow: UnitOfWork, now: datetime,
     """
     out: dict[str, Any] = {"layers": [], "overdue": []}
     for layer in layers.values():
-        rows, _ = uow.sites.in_view(layer.id, with_attributes=True)
+        rows = uow.sites.view_rows(layer.id, with_attributes=True)
         by_county: dict[str | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         totals: dict[str, int] = defaultdict(int)
         target_counts = {target.id: 0 for target in layer.targets}

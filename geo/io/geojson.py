@@ -10,7 +10,6 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
-import shapely
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
@@ -61,36 +60,3 @@ def iter_feature_collection(
         separator = b","
     yield b"]}"
 
-
-_GEOJSON_TYPES = {"POINT": "Point", "LINESTRING": "LineString", "POLYGON": "Polygon",
-                  "MULTIPOINT": "MultiPoint", "MULTILINESTRING": "MultiLineString",
-                  "MULTIPOLYGON": "MultiPolygon"}
-
-
-def geometry_members(geometries) -> list[Any]:
-    """GeoJSON geometry objects for an array of shapely geometries, built in bulk.
-
-    All coordinates come out of GEOS in one call (``to_ragged_array``) and each
-    geometry holds numpy slices of that one array, which orjson writes natively
-    (``OPT_SERIALIZE_NUMPY``) — several times faster than a GeoJSON text per
-    geometry. Arrays mixing geometry kinds fall back to GEOS's own GeoJSON text.
-    """
-    if len(geometries) == 0:
-        return []
-    if len(set(shapely.get_type_id(geometries).tolist())) > 1:  # mixed kinds keep their exact type
-        return [orjson.Fragment(text) for text in shapely.to_geojson(geometries)]
-    kind, coords, offsets = shapely.to_ragged_array(geometries)
-    name = _GEOJSON_TYPES[kind.name]
-    spans = [o.tolist() for o in offsets]
-
-    def nested(level: int, start: int, stop: int):
-        if level < 0:
-            return coords[start:stop]
-        bounds = spans[level]
-        return [nested(level - 1, bounds[i], bounds[i + 1]) for i in range(start, stop)]
-
-    if not spans:  # points: one coordinate pair each
-        return [{"type": name, "coordinates": coords[i]} for i in range(len(coords))]
-    top = spans[-1]
-    return [{"type": name, "coordinates": nested(len(spans) - 2, top[i], top[i + 1])}
-            for i in range(len(top) - 1)]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import shapely
 import sqlalchemy as sa
 
-from geo.geometry import round_coords
+from geo.geometry import display_forms, round_coords
 from geo.model import AuditEntry, LayerDef, NotFound, Site, User
 from geo.storage import schema as t
 
@@ -113,6 +113,7 @@ class SiteRepo(_Repo):
             maxx=maxx,
             maxy=maxy,
             attributes=site.attributes,
+            **{f"display_z{level}": text for level, text in display_forms(geometry).items()},
         )
 
     def add(self, site: Site, now: datetime) -> int:
@@ -166,9 +167,10 @@ class SiteRepo(_Repo):
                 sites = (site for _, site in zip(range(limit), sites, strict=False))
         return sites
 
-    VIEW_COLUMNS = ("id", "name", "status", "county", "last_report_id", "last_inspected_at", "last_result")
+    VIEW_COLUMNS = ("id", "name", "status", "county", "last_report_id", "last_inspected_at", "last_result",
+                    "minx", "miny", "maxx", "maxy", "geom")
 
-    def in_view(
+    def view_rows(
         self,
         layer_id: str,
         *,
@@ -176,15 +178,20 @@ class SiteRepo(_Repo):
         county: str | None = None,
         q: str | None = None,
         ids: Iterable[int] | None = None,
+        level: int | None = None,
         with_attributes: bool = False,
-    ) -> tuple[list[Any], Any]:
-        """What a map view needs, lean: rows of VIEW_COLUMNS and a numpy array of geometries.
+    ) -> list[Any]:
+        """What a map view or a summary needs, lean: rows of VIEW_COLUMNS, in id order.
 
-        Geometries are decoded in one vectorised call; with ``bbox`` the store's index
-        finds candidates and only those really intersecting the box are returned.
+        With ``bbox``, the store's index finds candidates and only sites really
+        meeting the box are kept; geometries are decoded only for the candidates
+        whose box crosses the view's edge. With ``level``, each row also carries
+        ``display``: its stored GeoJSON for that zoom level.
         """
         s = t.sites.c
-        columns = [s[name] for name in self.VIEW_COLUMNS] + [s.geom]
+        columns = [s[name] for name in self.VIEW_COLUMNS]
+        if level is not None:
+            columns.append(s[f"display_z{level}"].label("display"))
         if with_attributes:
             columns.append(s.attributes)
         query = sa.select(*columns).order_by(s.id)
@@ -199,12 +206,16 @@ class SiteRepo(_Repo):
         if ids is not None:
             query = query.where(s.id.in_(list(ids)))
         rows = self.c.execute(query).all()
-        geometries = shapely.from_wkb([row.geom for row in rows])
-        if bbox is not None and rows:
-            mask = self.store.exact_mask(geometries, bbox)
-            rows = [row for row, keep in zip(rows, mask, strict=True) if keep]
-            geometries = geometries[mask]
-        return rows, geometries
+        if bbox is None or not rows:
+            return rows
+        minx, miny, maxx, maxy = bbox
+        inside = [minx <= r.minx and r.maxx <= maxx and miny <= r.miny and r.maxy <= maxy for r in rows]
+        edge = [i for i, within in enumerate(inside) if not within]
+        if edge:
+            hits = self.store.exact_mask(shapely.from_wkb([rows[i].geom for i in edge]), bbox)
+            for i, hit in zip(edge, hits.tolist(), strict=True):
+                inside[i] = hit
+        return [row for row, keep in zip(rows, inside, strict=True) if keep]
 
     def counts(self) -> dict[tuple[str, str], int]:
         """{(layer_id, status): number of sites}."""

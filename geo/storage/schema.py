@@ -79,6 +79,10 @@ sites = sa.Table(
     sa.Column("last_report_id", sa.Integer),
     sa.Column("last_inspected_at", UtcDateTime),
     sa.Column("last_result", sa.String(8)),  # "pass" | "fail"
+    # GeoJSON text of the geometry simplified for map zoom levels (geo.geometry.DISPLAY_LEVELS),
+    # made once when the site is written so a map request only copies text.
+    sa.Column("display_z8", sa.Text),
+    sa.Column("display_z11", sa.Text),
     sa.UniqueConstraint("layer_id", "ref", name="uq_sites_layer_ref"),
     sa.Index("ix_sites_layer_status", "layer_id", "status"),
     sa.Index("ix_sites_layer_inspected", "layer_id", "last_inspected_at"),

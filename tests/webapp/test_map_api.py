@@ -7,6 +7,7 @@ import shapely
 from shapely.geometry import shape
 
 from geo import services
+from geo.geometry import display_forms
 from tests.factories import ALL_PASS, add_report
 from webapp.context import get_uow
 
@@ -159,3 +160,15 @@ def test_site_api_has_the_latest_report(app, planner):
     assert thumb.status_code == 200 and thumb.data[:2] == b"\xff\xd8"
     thumb.close()
     assert planner.get("/media/photos/99999/thumbnail").status_code == 404
+
+
+def test_zoomed_out_views_serve_the_stored_form_and_close_views_exact_detail(app, planner):
+    with app.app_context(), get_uow() as uow:
+        zone = next(uow.sites.find(layer_id="sanitation_zones"))
+    stored = shapely.from_geojson(display_forms(zone.geometry)[11])
+    at12 = next(f for f in planner.get(f"{ZONES}?bbox={HEISHAN}&zoom=12").get_json()["features"]
+                if f["id"] == zone.id)
+    assert shape(at12["geometry"]).equals_exact(stored, 1e-9)
+    everything = planner.get(f"{ZONES}?bbox={HEISHAN}").get_json()["features"]
+    full = next(f for f in everything if f["id"] == zone.id)
+    assert shape(full["geometry"]).equals_exact(zone.geometry, 1e-9)  # no zoom: every vertex
