@@ -47,6 +47,18 @@ class PermissionDenied(OneMapError):
     code = "forbidden"
 
 
+class UnsupportedMedia(OneMapError):
+    """An upload of a kind OneMap does not take (HTTP 415), judged by content, not by name."""
+
+    code = "unsupported_media_type"
+
+
+class TooLarge(OneMapError):
+    """An upload over a configured limit (HTTP 413)."""
+
+    code = "too_large"
+
+
 class LayerDefinitionError(OneMapError):
     """A layer file that cannot be used: names the file, the field and the problem."""
 

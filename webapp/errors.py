@@ -8,11 +8,20 @@ from __future__ import annotations
 from flask import jsonify, render_template
 from werkzeug.exceptions import HTTPException
 
-from geo.model import Conflict, InvalidInput, NotFound, OneMapError, PermissionDenied
+from geo.model import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    OneMapError,
+    PermissionDenied,
+    TooLarge,
+    UnsupportedMedia,
+)
 from webapp.auth import is_machine_request
 from webapp.params import BadParameter
 
-STATUS = {BadParameter: 400, InvalidInput: 422, NotFound: 404, Conflict: 409, PermissionDenied: 403}
+STATUS = {BadParameter: 400, InvalidInput: 422, NotFound: 404, Conflict: 409, PermissionDenied: 403,
+          UnsupportedMedia: 415, TooLarge: 413}
 
 
 def json_error(status: int, code: str, message: str, **extra):
