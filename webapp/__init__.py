@@ -3,6 +3,8 @@ opens the store and registers blueprints; nothing happens at import time."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from flask import Flask
 
 from geo.layers import load_layers
@@ -24,9 +26,11 @@ def create_app(config: Config | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.extensions["onemap.store"] = open_store(config.database_url)
     app.extensions["onemap.layers"] = load_layers()
+    # One thread makes photo copies after each report is acknowledged (off the request path).
+    app.extensions["onemap.photo_jobs"] = ThreadPoolExecutor(1, thread_name_prefix="onemap-photos")
 
     from webapp import assets, auth, errors, i18n
-    from webapp.blueprints import api, health, planner
+    from webapp.blueprints import api, health, planner, reports_api
 
     i18n.init_app(app)
     auth.init_app(app)
@@ -35,4 +39,6 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(planner.bp)
     app.register_blueprint(api.bp)
+
+    app.register_blueprint(reports_api.bp)
     return app

@@ -72,6 +72,19 @@ def init_instance(config: Config) -> tuple[Store, services.LoadResult]:
     return store, result
 
 
+def recover_photos(config: Config, store: Store) -> None:
+    """Before serving: remove files of requests that died before their commit, finish derived copies."""
+    from geo import inspections
+    from geo.storage.blobs import open_blobs
+
+    media = open_blobs(config.media_url)
+    with store.unit_of_work() as uow:
+        orphans = inspections.sweep_orphan_photos(uow=uow, blobs=media)
+        made = inspections.derive_photos(None, uow=uow, blobs=media)
+    if orphans or made:
+        click.echo(f"photos: {len(orphans)} unreferenced file(s) removed, {made} derived copy(ies) made")
+
+
 _settings_help = "\n".join(f"  {s.name} (default {s.default}): {s.help}" for s in SETTINGS)
 
 
@@ -129,6 +142,7 @@ def serve(host: str, port: int, threads: int):
         init_instance(config)
     else:
         store.migrate()
+    recover_photos(config, store)
     store.close()
     app = create_app(config=config)
     prepare_for_serving()

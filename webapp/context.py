@@ -25,3 +25,24 @@ def layers() -> dict[str, LayerDef]:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def blobs():
+    """Where photo files live (ONEMAP_MEDIA_URL)."""
+    from geo.storage.blobs import open_blobs
+
+    return open_blobs(current_app.config["ONEMAP"].media_url)
+
+
+def derive_photos_later(report_ids: list[int]) -> None:
+    """Make shown copies and thumbnails after the response, on the app's one photo thread."""
+    from geo import inspections
+
+    app = current_app._get_current_object()
+    media = blobs()
+
+    def work():
+        with app.app_context(), get_uow() as uow:
+            inspections.derive_photos(report_ids, uow=uow, blobs=media)
+
+    app.extensions["onemap.photo_jobs"].submit(work)

@@ -6,6 +6,7 @@ cannot point outside the folder; ``path`` checks it anyway.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from geo.model import InvalidInput, NotFound
@@ -24,12 +25,38 @@ class LocalBlobs:
         return path
 
     def put(self, key: str, data: bytes) -> None:
-        """Write a file whole: to a temporary name first, then renamed into place."""
+        """Write a file whole and durably: temporary name, fsync, rename, fsync the folder.
+
+        After ``put`` returns, a power cut cannot lose the file, so a database row
+        committed afterwards never points to a missing photo.
+        """
         target = self.root / key
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + ".partial")
-        partial.write_bytes(data)
+        with open(partial, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
         partial.replace(target)
+        folder = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+
+    def read(self, key: str) -> bytes:
+        return self.path(key).read_bytes()
+
+    def exists(self, key: str) -> bool:
+        return (self.root / key).is_file()
+
+    def delete(self, key: str) -> None:
+        (self.root / key).unlink(missing_ok=True)
+
+    def keys(self, prefix: str) -> list[str]:
+        """Every file below ``prefix`` (relative keys), temporary ones included."""
+        base = self.root / prefix
+        return sorted(str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file())
 
 
 def open_blobs(url: str) -> LocalBlobs:

@@ -258,6 +258,9 @@ class UserRepo(_Repo):
     def set_password_hash(self, user_id: int, password_hash: str) -> None:
         self.c.execute(t.users.update().where(t.users.c.id == user_id).values(password_hash=password_hash))
 
+    def set_active(self, user_id: int, active: bool) -> None:
+        self.c.execute(t.users.update().where(t.users.c.id == user_id).values(active=active))
+
     def all(self) -> list[User]:
         return [_user(r) for r in self.c.execute(sa.select(t.users).order_by(t.users.c.username))]
 
@@ -290,6 +293,38 @@ class AssignmentRepo(_Repo):
     def site_ids(self, user_id: int) -> set[int]:
         a = t.assignments.c
         return set(self.c.execute(sa.select(a.site_id).where(a.user_id == user_id)).scalars())
+
+    def unassign(self, user_id: int, site_ids: Iterable[int]) -> list[int]:
+        """Take sites from a user; returns the ids that were assigned to them."""
+        a = t.assignments.c
+        wanted = sorted(set(site_ids))
+        if not wanted:
+            return []
+        had = sorted(self.c.execute(
+            sa.select(a.site_id).where(a.user_id == user_id, a.site_id.in_(wanted))).scalars())
+        if had:
+            self.c.execute(t.assignments.delete().where(a.user_id == user_id, a.site_id.in_(had)))
+        return had
+
+    def by_user(self) -> dict[int, int]:
+        """{user id: number of sites assigned} for every user who has any."""
+        a = t.assignments.c
+        rows = self.c.execute(sa.select(a.user_id, sa.func.count()).group_by(a.user_id))
+        return {user_id: n for user_id, n in rows}
+
+    def holders(self, site_ids: Iterable[int]) -> dict[int, list[str]]:
+        """{site id: user names of the workers it is assigned to} for the given sites."""
+        a = t.assignments.c
+        ids = list(site_ids)
+        out: dict[int, list[str]] = {}
+        if not ids:
+            return out
+        rows = self.c.execute(
+            sa.select(a.site_id, t.users.c.username).join(t.users, t.users.c.id == a.user_id)
+            .where(a.site_id.in_(ids)).order_by(a.site_id, t.users.c.username))
+        for site_id, username in rows:
+            out.setdefault(site_id, []).append(username)
+        return out
 
 
 def _report(row, photos: list[dict]) -> dict[str, Any]:
@@ -336,11 +371,16 @@ class ReportRepo(_Repo):
         return out
 
     def find(self, *, site_ids: Iterable[int] | None = None, since: datetime | None = None,
-             status: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+             status: str | None = None, limit: int = 500, ids: Iterable[int] | None = None,
+             user_id: int | None = None) -> list[dict[str, Any]]:
         """Reports, newest first, each with its photos and the reporter's user name."""
         r = t.reports.c
         query = (sa.select(t.reports, t.users.c.username).join(t.users, t.users.c.id == r.user_id)
                  .order_by(r.observed_at.desc(), r.id.desc()).limit(limit))
+        if ids is not None:
+            query = query.where(r.id.in_(list(ids)))
+        if user_id is not None:
+            query = query.where(r.user_id == user_id)
         if site_ids is not None:
             query = query.where(r.site_id.in_(list(site_ids)))
         if since is not None:
@@ -372,6 +412,34 @@ class ReportRepo(_Repo):
         query = (sa.select(s.county, r.metrics).join(t.sites, s.id == r.site_id)
                  .where(s.layer_id == layer_id, r.review_status != "rejected"))
         return iter(self.c.execute(query).all())
+
+    def by_uuid(self, report_uuid: str):
+        """(id, site_id, content_hash) of the report with this client UUID, or None."""
+        r = t.reports.c
+        return self.c.execute(sa.select(r.id, r.site_id, r.content_hash).where(r.uuid == report_uuid)).first()
+
+    def get(self, report_id: int) -> dict[str, Any]:
+        found = self.find(ids=[report_id], limit=1)
+        if not found:
+            raise NotFound(f"report {report_id} does not exist")
+        return found[0]
+
+    def set_review(self, report_id: int, status: str, reviewer_id: int, comment: str, now: datetime) -> None:
+        self.c.execute(t.reports.update().where(t.reports.c.id == report_id).values(
+            review_status=status, reviewed_by=reviewer_id, reviewed_at=now, review_comment=comment))
+
+    def photo_keys(self) -> set[str]:
+        """Every file key a photo row refers to (originals and derived copies)."""
+        p = t.photos.c
+        rows = self.c.execute(sa.select(p.original_key, p.display_key, p.thumbnail_key))
+        return {key for row in rows for key in row}
+
+    def photo_rows(self, report_ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
+        p = t.photos.c
+        query = sa.select(p.id, p.original_key, p.display_key, p.thumbnail_key).order_by(p.id)
+        if report_ids is not None:
+            query = query.where(p.report_id.in_(list(report_ids)))
+        return [dict(row._mapping) for row in self.c.execute(query)]
 
     def count(self, site_id: int | None = None) -> int:
         return self._count(t.reports, *([t.reports.c.site_id == site_id] if site_id else []))

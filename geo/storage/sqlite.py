@@ -30,7 +30,9 @@ class SqliteStore(SqlStore):
             cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA foreign_keys = ON")
-            cursor.execute("PRAGMA synchronous = NORMAL")
+            # FULL: a commit is on disk before it returns, so an acknowledged report
+            # survives a power cut (NORMAL could lose the last commits under WAL).
+            cursor.execute("PRAGMA synchronous = FULL")
             cursor.close()
 
         @event.listens_for(engine, "begin")

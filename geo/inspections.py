@@ -1,0 +1,188 @@
+"""Use cases of inspection reports: file one exactly once, review it, finish its photos.
+
+Filing order, so that nothing acknowledged is ever lost and nothing half-written
+remains: photos are checked first (nothing written on a bad one); inside one
+write transaction (on SQLite, BEGIN IMMEDIATE, so duplicates queue up behind it)
+the UUID is looked up, the originals are written durably, and the rows are
+committed; only then is the report acknowledged. The shown copies and
+thumbnails are derived afterwards, off the request path (``derive_photos``);
+files left by a request that died before its commit are removed by
+``sweep_orphan_photos``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from geo import access, checks, photos
+from geo.model import Conflict, InvalidInput, LayerDef, NotFound, PermissionDenied, User
+from geo.reports import content_hash, parse_report
+from geo.status import report_result
+from geo.storage.base import UnitOfWork
+
+PHOTO_PREFIX = "photos"
+LIMITS = photos.Limits()
+FILERS = ("worker", "manager", "admin")
+
+
+@dataclass(frozen=True)
+class Upload:
+    name: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Filed:
+    report: dict[str, Any]
+    created: bool  # False: the same report was already stored (a retry)
+
+
+def _may_file(user: User, site_id: int, uow: UnitOfWork) -> None:
+    if user.role not in FILERS:
+        raise PermissionDenied(f"a {user.role} cannot file reports")
+    if not access.sees_all_sites(user) and site_id not in uow.assignments.site_ids(user.id):
+        raise NotFound(f"site {site_id} does not exist")
+
+
+def file_report(site_id: int, payload: Any, uploads: list[Upload], *, layers: dict[str, LayerDef],
+                user: User, uow: UnitOfWork, blobs, now: datetime, limits: photos.Limits = LIMITS) -> Filed:
+    """Store a report with its photos once; the same UUID again returns the stored report."""
+    site = uow.sites.get(site_id)
+    _may_file(user, site_id, uow)
+    layer = layers[site.layer_id]
+    report = parse_report(layer, payload, photos=len(uploads), now=now)
+    infos = [photos.inspect(u.data, limits, name=u.name or f"photo {i + 1}") for i, u in enumerate(uploads)]
+    fingerprint = content_hash(site_id, report, [info.sha256 for info in infos])
+
+    existing = uow.reports.by_uuid(report.uuid)
+    if existing is not None:
+        return _retry(existing, fingerprint, uow)
+
+    distance = checks.gps_distance(report.gps, site.geometry)
+    flags = checks.report_flags(distance, layer.geofence_m)
+    attempt = secrets.token_hex(4)  # a losing concurrent attempt never overwrites the winner's files
+    written: list[str] = []
+    try:
+        photo_rows = []
+        for index, (upload, info, meta) in enumerate(zip(uploads, infos, report.photo_meta, strict=True)):
+            base = f"{PHOTO_PREFIX}/{report.uuid}/{attempt}-{index}"
+            original = f"{base}.original.{info.format}"
+            blobs.put(original, upload.data)
+            written.append(original)
+            lat, lon, taken = _photo_position(info, meta)
+            photo_flags = checks.photo_flags(lat, lon, taken, site_geometry=site.geometry,
+                                             geofence_m=layer.geofence_m, observed_at=report.observed_at)
+            flags += [f for f in photo_flags if f not in flags]
+            photo_rows.append({"original_key": original, "display_key": f"{base}.display.jpg",
+                               "thumbnail_key": f"{base}.thumbnail.jpg", "sha256": info.sha256,
+                               "width": info.width, "height": info.height, "taken_at": taken,
+                               "exif_lat": lat, "exif_lon": lon, "flags": photo_flags})
+        report_id = uow.reports.add({
+            "uuid": report.uuid, "site_id": site_id, "user_id": user.id, "checklist": report.checklist,
+            "metrics": report.metrics, "note": report.note,
+            "gps_lat": report.gps and report.gps.lat, "gps_lon": report.gps and report.gps.lon,
+            "gps_accuracy": report.gps and report.gps.accuracy, "distance_m": distance, "flags": flags,
+            "observed_at": report.observed_at, "received_at": now, "content_hash": fingerprint,
+            "review_status": "pending"})
+        for row in photo_rows:
+            uow.reports.add_photo({**row, "report_id": report_id})
+        uow.reports.refresh_latest(site_id, report_result)
+        uow.audit.record(user.username, "report.file", f"site:{site_id}",
+                         {"report": report_id, "uuid": report.uuid, "flags": flags}, now)
+        uow.commit()
+    except sa.exc.IntegrityError:
+        # Another server process stored this UUID between our look-up and our insert.
+        uow.rollback()
+        _remove(blobs, written)
+        existing = uow.reports.by_uuid(report.uuid)
+        if existing is None:
+            raise
+        return _retry(existing, fingerprint, uow)
+    except BaseException:
+        _remove(blobs, written)
+        raise
+    return Filed(uow.reports.get(report_id), True)
+
+
+def _retry(existing, fingerprint: str, uow: UnitOfWork) -> Filed:
+    if existing.content_hash != fingerprint:
+        raise Conflict("uuid: a different report was already stored with this uuid")
+    return Filed(uow.reports.get(existing.id), False)
+
+
+def _photo_position(info: photos.PhotoInfo, meta: dict | None):
+    """The camera's own EXIF first; else what the phone read from it before downscaling."""
+    meta = meta or {}
+    lat = info.lat if info.lat is not None else meta.get("lat")
+    lon = info.lon if info.lon is not None else meta.get("lon")
+    taken = info.taken_at
+    if taken is None and meta.get("taken_at"):
+        taken = datetime.fromisoformat(meta["taken_at"])
+    return lat, lon, taken
+
+
+def _remove(blobs, keys: list[str]) -> None:
+    for key in keys:
+        blobs.delete(key)
+
+
+def review_report(report_id: int, decision: str, comment: str, *, layers: dict[str, LayerDef],
+                  uow: UnitOfWork, actor: str, now: datetime, status: str | None = None) -> dict[str, Any]:
+    """Approve or reject a report; a stage layer's site may move to ``status`` with an approval.
+
+    A rejected report stops counting towards the site's status at once.
+    """
+    if decision not in ("approve", "reject"):
+        raise InvalidInput(f"decision: {decision!r} is not approve or reject", field="decision")
+    comment = (comment or "").strip()
+    if decision == "reject" and not comment:
+        raise InvalidInput("comment: say why the report is rejected", field="comment")
+    found = uow.users.by_name(actor)
+    if not found or found[0].role not in ("manager", "admin"):
+        raise PermissionDenied("only managers review reports")
+    report = uow.reports.get(report_id)
+    if report["status"] != "pending":
+        raise Conflict(f"report {report_id} was already {report['status']}")
+    site = uow.sites.get(report["site_id"])
+    layer = layers[site.layer_id]
+    if status is not None:
+        if decision != "approve" or layer.status_mode != "stages" or not layer.status(status):
+            raise InvalidInput(f"status: {status!r} cannot be set on {layer.id} with this decision",
+                               field="status")
+        if status != site.status:
+            uow.sites.set_status(site.id, status, now)
+            uow.audit.record(actor, "site.status", f"site:{site.id}",
+                             {"from": site.status, "to": status, "report": report_id}, now)
+    uow.reports.set_review(report_id, "approved" if decision == "approve" else "rejected", found[0].id,
+                           comment, now)
+    uow.reports.refresh_latest(site.id, report_result)
+    uow.audit.record(actor, f"report.{decision}", f"report:{report_id}", {"comment": comment}, now)
+    uow.commit()
+    return uow.reports.get(report_id)
+
+
+def derive_photos(report_ids: list[int] | None, *, uow: UnitOfWork, blobs,
+                  limits: photos.Limits = LIMITS) -> int:
+    """Make the EXIF-free shown copy and thumbnail of photos that lack them; returns how many."""
+    made = 0
+    for row in uow.reports.photo_rows(report_ids):
+        if blobs.exists(row["display_key"]) and blobs.exists(row["thumbnail_key"]):
+            continue
+        display, thumbnail = photos.derive(blobs.read(row["original_key"]), limits)
+        blobs.put(row["thumbnail_key"], thumbnail)
+        blobs.put(row["display_key"], display)
+        made += 1
+    return made
+
+
+def sweep_orphan_photos(*, uow: UnitOfWork, blobs) -> list[str]:
+    """Delete photo files no report refers to (left by a request that died before its commit)."""
+    known = uow.reports.photo_keys()
+    orphans = [key for key in blobs.keys(PHOTO_PREFIX) if key not in known]
+    _remove(blobs, orphans)
+    return orphans

@@ -1,0 +1,224 @@
+"""Inspection photos, bytes in and bytes out (pure: Pillow only, no web framework).
+
+`inspect` decides whether an upload is a photo OneMap takes and reads what the
+report checks need from it (size, EXIF position and time taken, a digest).
+`derive` makes what is shown and exported: re-encoded JPEGs carrying no EXIF or
+other metadata, because a phone's EXIF holds its owner's position and device.
+
+An upload is judged by its content, never by its name or declared type, and its
+size is read from the header before a single pixel is decoded: a few kilobytes
+of PNG can claim a 13000 x 13000 image that would take gigabytes to decode.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import struct
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from PIL import Image, ImageOps
+
+from geo.model import InvalidInput, TooLarge, UnsupportedMedia
+
+# Phones used in Jinzhou write local time without an offset: when EXIF records
+# no offset, the time taken is read as China Standard Time (UTC+8, no DST).
+CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
+
+# Pillow's name for what it opened -> ours. Phones often write MPO (a JPEG with
+# extra frames appended, e.g. depth maps); its first frame is an ordinary JPEG.
+_TAKEN = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "WEBP": "webp"}
+
+# Leading bytes of what people upload by mistake, to say what was sent instead.
+_OTHER = [
+    (b"GIF8", "a GIF image"),
+    (b"%PDF", "a PDF document"),
+    (b"BM", "a BMP image"),
+    (b"II*\x00", "a TIFF image"),
+    (b"MM\x00*", "a TIFF image"),
+    (b"PK\x03\x04", "a ZIP archive (or an Office document)"),
+]
+
+# Pillow reports broken data with any of these, depending on the format and where it breaks.
+_BROKEN = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error)
+
+_EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
+_DATETIME, _DATETIME_ORIGINAL, _OFFSET, _OFFSET_ORIGINAL = 0x0132, 0x9003, 0x9010, 0x9011
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int = 15 * 1024 * 1024  # per photo
+    max_pixels: int = 40_000_000  # width*height cap, checked from the header BEFORE decoding
+    display_side: int = 1600  # longest side of the shown copy
+    thumbnail_side: int = 320
+
+
+@dataclass(frozen=True)
+class PhotoInfo:
+    format: str  # "jpeg" | "png" | "webp"
+    width: int
+    height: int
+    taken_at: datetime | None  # aware
+    lat: float | None  # WGS84 decimal degrees, south/west negative
+    lon: float | None
+    sha256: str
+
+
+def inspect(data: bytes, limits: Limits = Limits(), *, name: str = "photo") -> PhotoInfo:
+    """Check an upload fully (refusing it with a domain error) and read its EXIF."""
+    with _opened(data, limits, name) as im:
+        exif = _exif(im)
+        lat, lon = _position(exif)
+        return PhotoInfo(_TAKEN[im.format], im.width, im.height, _taken_at(exif), lat, lon,
+                         hashlib.sha256(data).hexdigest())
+
+
+def derive(data: bytes, limits: Limits = Limits()) -> tuple[bytes, bytes]:
+    """The display copy and the thumbnail: upright, RGB, never upscaled, JPEG without metadata."""
+    with _opened(data, limits, "photo") as im:
+        shown = _rgb(_upright(im))
+    shown.thumbnail((limits.display_side, limits.display_side), Image.Resampling.LANCZOS)
+    thumb = shown.copy()
+    thumb.thumbnail((limits.thumbnail_side, limits.thumbnail_side), Image.Resampling.LANCZOS)
+    return _jpeg(shown), _jpeg(thumb)
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence Pillow's warnings: they describe the upload (an oversized or malformed
+    file), which this module judges itself and reports as domain errors instead.
+    (catch_warnings swaps process-wide state; under threads a warning may at worst
+    be logged, the limits are enforced by our own checks either way.)"""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        warnings.filterwarnings("ignore", module=r"PIL\.")
+        yield
+
+
+@contextmanager
+def _opened(data: bytes, limits: Limits, name: str) -> Iterator[Image.Image]:
+    """Open an accepted photo and decode it fully, or raise the domain error that says why not."""
+    if len(data) > limits.max_bytes:
+        raise TooLarge(f"{name}: {len(data):,} bytes, more than the limit of {limits.max_bytes:,}")
+    _check_kind(data, name)
+    try:
+        with _quiet():
+            im = Image.open(io.BytesIO(data), formats=["JPEG", "PNG", "WEBP"])  # lazy: header only
+    except Image.DecompressionBombError as exc:  # Pillow's own hard cap (2x MAX_IMAGE_PIXELS)
+        raise TooLarge(f"{name}: the image is too large to decode") from exc
+    except _BROKEN as exc:
+        raise InvalidInput(f"{name}: the image is damaged or incomplete ({exc})", field="photos") from exc
+    with im:
+        if im.width * im.height > limits.max_pixels:  # before any decoding
+            raise TooLarge(f"{name}: {im.width} x {im.height} pixels, more than the limit of "
+                           f"{limits.max_pixels:,}")
+        try:
+            with _quiet():
+                im.load()  # decodes everything: a truncated or corrupt file fails here
+        except _BROKEN as exc:
+            raise InvalidInput(f"{name}: the image is damaged or incomplete ({exc})", field="photos") from exc
+        yield im
+
+
+def _check_kind(data: bytes, name: str) -> None:
+    """Refuse anything but JPEG, PNG or WebP by its leading bytes, saying what it looks like."""
+    if not data:
+        raise InvalidInput(f"{name}: the file is empty", field="photos")
+    if data[:3] == b"\xff\xd8\xff" or data[:8] == b"\x89PNG\r\n\x1a\n" or (
+        data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+    ):
+        return
+    if data[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypavif"):
+        kind = "a HEIC/AVIF image (set the camera to save JPEG)"
+    else:
+        kind = next((k for magic, k in _OTHER if data.startswith(magic)), None)
+    if kind is None:
+        try:
+            data[:1024].decode("utf-8")
+            kind = "text"
+        except UnicodeDecodeError:
+            kind = "an unknown kind of file"
+    raise UnsupportedMedia(f"{name}: only JPEG, PNG or WebP photos are taken; this is {kind}")
+
+
+def _upright(im: Image.Image) -> Image.Image:
+    """Turn the pixels as the EXIF Orientation says (phones store portraits sideways)."""
+    try:
+        with _quiet():
+            return ImageOps.exif_transpose(im)
+    except Exception:  # garbled EXIF: show the pixels as stored rather than fail
+        return im.copy()
+
+
+def _rgb(im: Image.Image) -> Image.Image:
+    """RGB for JPEG; transparent parts become white, not whatever colour they hid."""
+    if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
+        rgba = im.convert("RGBA")
+        out = Image.new("RGB", rgba.size, "white")
+        out.paste(rgba, mask=rgba.getchannel("A"))
+        return out
+    return im.convert("RGB")
+
+
+def _jpeg(im: Image.Image) -> bytes:
+    """Encode without any metadata: Pillow would otherwise carry a JPEG comment over from `info`."""
+    im.info = {}
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=85, optimize=True)
+    return buf.getvalue()
+
+
+def _exif(im: Image.Image) -> Image.Exif:
+    """The photo's EXIF, empty when it has none or it cannot be parsed (never an error)."""
+    try:
+        with _quiet():
+            exif = im.getexif()
+            for ifd in (_EXIF_IFD, _GPS_IFD):
+                exif.get_ifd(ifd)  # parsed (and cached) now, inside the guard
+            return exif
+    except Exception:  # garbled EXIF must not cost the user their report
+        return Image.Exif()
+
+
+def _position(exif: Image.Exif) -> tuple[float | None, float | None]:
+    """EXIF GPS (degrees, minutes, seconds as rationals plus N/S, E/W) -> signed decimal degrees."""
+    gps = exif.get_ifd(_GPS_IFD)
+    lat = _degrees(gps.get(2), gps.get(1), "NS", 90)
+    lon = _degrees(gps.get(4), gps.get(3), "EW", 180)
+    return (lat, lon) if lat is not None and lon is not None else (None, None)
+
+
+def _degrees(dms: object, ref: object, hemispheres: str, bound: float) -> float | None:
+    """(d, m, s) rationals and a hemisphere letter -> signed degrees, None if anything is off."""
+    try:
+        parts = [float(p) for p in dms][:3]  # type: ignore[attr-defined]
+        value = sum(p / 60**i for i, p in enumerate(parts))
+        letter = (ref.decode("ascii", "replace") if isinstance(ref, bytes) else str(ref)).strip("\0 ").upper()
+    except (TypeError, ValueError):
+        return None
+    if not parts or not math.isfinite(value) or not 0 <= value <= bound or letter not in hemispheres:
+        return None
+    return -value if letter == hemispheres[1] else value
+
+
+def _taken_at(exif: Image.Exif) -> datetime | None:
+    """DateTimeOriginal (else DateTime) with its recorded offset, else China Standard Time."""
+    sub = exif.get_ifd(_EXIF_IFD)
+    for stamp, offset in ((sub.get(_DATETIME_ORIGINAL), sub.get(_OFFSET_ORIGINAL)),
+                          (exif.get(_DATETIME), sub.get(_OFFSET))):
+        try:
+            when = datetime.strptime(str(stamp).strip("\0 "), "%Y:%m:%d %H:%M:%S")
+        except ValueError:
+            continue
+        try:
+            zone = datetime.strptime(str(offset).strip("\0 "), "%z").tzinfo
+        except ValueError:
+            zone = None
+        return when.replace(tzinfo=zone or CHINA_STANDARD_TIME)
+    return None

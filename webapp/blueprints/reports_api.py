@@ -1,0 +1,99 @@
+"""Report endpoints of the JSON API: file (exactly once), list, review."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import orjson
+from flask import Blueprint, request, url_for
+from flask_login import current_user
+
+from geo import access, inspections
+from geo.model import InvalidInput, UnsupportedMedia
+from webapp import params
+from webapp.auth import role_required
+from webapp.context import blobs, derive_photos_later, get_uow, layers, now
+
+bp = Blueprint("reports_api", __name__, url_prefix="/api/v1")
+
+
+def report_json(report: dict) -> dict:
+    """A stored report as the API shows it; photos by URL (they need a login too)."""
+    def iso(value: datetime | None):
+        return value.isoformat() if value else None
+
+    return {
+        "id": report["id"], "uuid": report["uuid"], "site_id": report["site_id"],
+        "user": report["username"], "status": report["status"], "flags": report["flags"],
+        "checklist": report["checklist"], "metrics": report["metrics"], "note": report["note"],
+        "gps": report["gps"], "distance_m": report["distance_m"],
+        "observed_at": iso(report["observed_at"]), "received_at": iso(report["received_at"]),
+        "reviewed_at": iso(report["reviewed_at"]), "review_comment": report["review_comment"],
+        "photos": [{"id": p["id"], "flags": p["flags"],
+                    "url": url_for("planner.photo", photo_id=p["id"], kind="display"),
+                    "thumbnail_url": url_for("planner.photo", photo_id=p["id"], kind="thumbnail")}
+                   for p in report["photos"]],
+    }
+
+
+def _payload() -> dict:
+    if not request.mimetype == "multipart/form-data":
+        raise UnsupportedMedia("send multipart/form-data with a part `report` (JSON) and parts `photos`")
+    part = request.form.get("report")
+    if part is None and "report" in request.files:
+        part = request.files["report"].read().decode("utf-8", "replace")
+    if part is None:
+        raise params.BadParameter("report", "the multipart part `report` (JSON) is missing")
+    try:
+        return orjson.loads(part)
+    except orjson.JSONDecodeError as exc:
+        raise params.BadParameter("report", f"is not valid JSON ({exc})") from None
+
+
+@bp.post("/sites/<int:site_id>/reports")
+def file_report(site_id: int):
+    payload = _payload()
+    uploads = [inspections.Upload(f.filename or "", f.read()) for f in request.files.getlist("photos")]
+    with get_uow(write=True) as uow:
+        filed = inspections.file_report(site_id, payload, uploads, layers=layers(), user=current_user.user,
+                                        uow=uow, blobs=blobs(), now=now())
+    if filed.created and filed.report["photos"]:
+        derive_photos_later([filed.report["id"]])
+    return report_json(filed.report), 201 if filed.created else 200
+
+
+@bp.get("/reports")
+def list_reports():
+    args = request.args
+    site = params.integer(args.get("site"), "site", 1, 2**62)
+    status = params.choice(args.get("status"), "status", ("pending", "approved", "rejected"))
+    since = None
+    if args.get("since"):
+        try:
+            since = datetime.fromisoformat(args["since"])
+        except ValueError:
+            raise params.BadParameter("since", f"{args['since']!r} is not an ISO 8601 time") from None
+        if since.tzinfo is None:
+            raise params.BadParameter("since", "needs a UTC offset, e.g. 2026-05-01T00:00:00+08:00")
+    limit = params.integer(args.get("limit"), "limit", 1, 5000) or 500
+    user = current_user.user
+    with get_uow() as uow:
+        mine = None if access.sees_all_sites(user) else user.id
+        reports = uow.reports.find(site_ids=[site] if site else None, since=since, status=status,
+                                   user_id=mine, limit=limit)
+    return {"reports": [report_json(r) for r in reports]}
+
+
+@bp.post("/reports/<int:report_id>/review")
+@role_required("manager")
+def review(report_id: int):
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise params.BadParameter("body", 'send JSON {"decision": "approve"|"reject", "comment": "…"}')
+    if not isinstance(body.get("comment", ""), str):
+        raise InvalidInput("comment: must be text", field="comment")
+    with get_uow(write=True) as uow:
+        report = inspections.review_report(report_id, str(body.get("decision")), body.get("comment", ""),
+                                           layers=layers(), uow=uow, actor=current_user.username,
+                                           now=now(), status=body.get("status"))
+    return report_json(report)
