@@ -35,14 +35,8 @@ CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
 _TAKEN = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "WEBP": "webp"}
 
 # Leading bytes of what people upload by mistake, to say what was sent instead.
-_OTHER = [
-    (b"GIF8", "a GIF image"),
-    (b"%PDF", "a PDF document"),
-    (b"BM", "a BMP image"),
-    (b"II*\x00", "a TIFF image"),
-    (b"MM\x00*", "a TIFF image"),
-    (b"PK\x03\x04", "a ZIP archive (or an Office document)"),
-]
+_OTHER = [(b"GIF8", "a GIF image"), (b"%PDF", "a PDF document"), (b"BM", "a BMP image"),
+          (b"II*\x00", "a TIFF image"), (b"MM\x00*", "a TIFF image"), (b"PK\x03\x04", "a ZIP archive")]
 
 # Pillow reports broken data with any of these, depending on the format and where it breaks.
 _BROKEN = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error)
@@ -202,7 +196,7 @@ def _degrees(dms: object, ref: object, hemispheres: str, bound: float) -> float 
         letter = (ref.decode("ascii", "replace") if isinstance(ref, bytes) else str(ref)).strip("\0 ").upper()
     except (TypeError, ValueError):
         return None
-    if not parts or not math.isfinite(value) or not 0 <= value <= bound or letter not in hemispheres:
+    if not parts or not math.isfinite(value) or not 0 <= value <= bound or letter not in tuple(hemispheres):
         return None
     return -value if letter == hemispheres[1] else value
 

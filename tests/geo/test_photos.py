@@ -20,6 +20,8 @@ CST = timezone(timedelta(hours=8))
 def image_bytes(fmt="JPEG", size=(64, 48), color="red", mode="RGB", exif=None, **options):
     buf = io.BytesIO()
     image = Image.new(mode, size, color)
+    if fmt == "MPO":
+        options.update(save_all=True, append_images=[Image.new(mode, size, "blue")])
     if exif is not None:  # as bytes: Pillow's PNG writer skips an Exif whose tags are all in sub-IFDs
         options["exif"] = exif.tobytes() if isinstance(exif, Image.Exif) else exif
     image.save(buf, fmt, **options)
@@ -66,6 +68,7 @@ SOUTH_WEST = {1: "S", 2: dms(33, 52, 1234567, 1000000), 3: "W", 4: dms(70, 40, 3
         (SOUTH_WEST, -(33 + 52 / 60 + 1.234567 / 3600), -(70 + 40 / 60 + 0.75 / 3600)),
         ({1: "N", 2: dms(41, 0, 0, 1)}, None, None),  # no longitude: no position
         ({**JINZHOU, 1: "X"}, None, None),  # garbled reference
+        ({**JINZHOU, 3: ""}, None, None),  # empty reference
         ({**JINZHOU, 2: (IFDRational(41, 0), IFDRational(0), IFDRational(0))}, None, None),  # 41/0
         ({**JINZHOU, 2: dms(95, 0, 0, 1)}, None, None),  # beyond the pole
         (None, None, None),
@@ -113,7 +116,8 @@ def test_garbled_exif_is_no_error():
 @pytest.mark.parametrize(
     "fmt, mode, expected",
     [("JPEG", "RGB", "jpeg"), ("PNG", "RGB", "png"), ("PNG", "RGBA", "png"), ("PNG", "P", "png"),
-     ("WEBP", "RGB", "webp"), ("WEBP", "RGBA", "webp")],
+     ("WEBP", "RGB", "webp"), ("WEBP", "RGBA", "webp"),
+     ("MPO", "RGB", "jpeg")],  # phones' JPEG with extra frames appended (depth map, preview)
 )
 def test_jpeg_png_webp_are_taken(fmt, mode, expected):
     data = image_bytes(fmt, size=(120, 90), mode=mode)
@@ -135,6 +139,7 @@ def gif():
         (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", "IMG_0001.jpg", "HEIC"),
         (bytes(range(256)) * 4, "blob.webp", "unknown kind of file"),
     ],
+    ids=["gif", "pdf", "text", "heic", "binary"],
 )
 def test_other_content_is_unsupported_whatever_its_name(data, name, kind):
     with pytest.raises(UnsupportedMedia) as caught:
@@ -152,6 +157,7 @@ def test_other_content_is_unsupported_whatever_its_name(data, name, kind):
         (image_bytes(size=(200, 100)), Limits(max_pixels=19_999), "200 x 100"),
         (image_bytes(size=(200, 100)), Limits(max_bytes=500), "more than the limit of 500"),
     ],
+    ids=["bomb-warned", "bomb-refused", "over-max-pixels", "small-max-pixels", "max-bytes"],
 )
 def test_over_the_limits_is_too_large_without_warnings(data, limits, says):
     with warnings.catch_warnings():
@@ -185,6 +191,7 @@ def truncated(fmt):
         b"\x89PNG\r\n\x1a\n" + b"garbage" * 10,
         b"",
     ],
+    ids=["jpeg", "png", "webp", "jpeg-start", "png-signature", "empty"],
 )
 def test_damaged_files_are_invalid_input(data):
     with pytest.raises(InvalidInput) as caught:
