@@ -39,6 +39,12 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(planner.bp)
     app.register_blueprint(api.bp)
+    from webapp.blueprints import worker
 
+    app.register_blueprint(worker.bp)
+    from webapp.blueprints import admin, manager
+
+    app.register_blueprint(manager.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(reports_api.bp)
     return app

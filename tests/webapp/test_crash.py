@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from geo import services
-from geo.storage import open_store
 from tests.factories import ALL_PASS, jpeg
 from webapp.cli import init_instance
 from webapp.settings import load_config

@@ -219,7 +219,8 @@ def test_stage_layers_move_only_by_a_managers_decision(app, client):
     ok = client.post(f"/api/v1/reports/{report_id}/review", headers=headers,
                      json={"decision": "approve", "comment": "验收通过", "status": "open"})
     assert ok.status_code == 200
-    assert client.get(f"/api/v1/sites/{road.id}", headers=headers).get_json()["properties"]["status"] == "open"
+    now_status = client.get(f"/api/v1/sites/{road.id}", headers=headers).get_json()["properties"]["status"]
+    assert now_status == "open"
 
 
 def test_report_list_filters_and_workers_see_their_own(app, client, zone):
