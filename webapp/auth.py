@@ -115,11 +115,14 @@ class LoginForm(FlaskForm):
     password = PasswordField(validators=[DataRequired()])
 
 
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths: a login link must not bounce users to another site."""
+def _safe_next(target: str | None, role: str) -> str:
+    """Only same-site paths: a login link must not bounce users to another site.
+
+    Without one, grid workers start on their own sites, everyone else on the map.
+    """
     if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
         return target
-    return url_for("planner.index")
+    return url_for("worker.my_sites") if role == "worker" else url_for("planner.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -131,7 +134,7 @@ def login():
             user = services.authenticate(form.username.data.strip(), form.password.data, uow=uow)
         if user:
             login_user(SessionUser(user))
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(_safe_next(request.args.get("next"), user.role))
         flash(t("login.failed"), "error")
         status = 401
     elif request.method == "POST":

@@ -92,7 +92,7 @@ MESSAGES = {
     "queue.offline": ("无网络，联网后自动发送", "No network: sent automatically when back online"),
     "queue.login": ("登录已过期，请重新登录，之后自动发送", "Logged out: log in again and it is sent"),
     "queue.server": ("服务器暂时无法接收，稍后自动重试", "The server is busy: retried automatically"),
-    "queue.photos": ("{n}张照片", "{n} photos"),
+    "queue.photos": ("{n}张照片", "photos: {n}"),
     "queue.dismiss": ("删除此记录", "Remove"),
     "queue.send_now": ("立即发送", "Send now"),
     "queue.waiting_count": ("{n}份报告等待发送", "{n} reports waiting to be sent"),
