@@ -5,6 +5,7 @@ from __future__ import annotations
 from geo.model import User
 
 READ_ALL = ("planner", "manager", "admin")
+GRID_LAYER = "grid_cells"  # a cell assigned to a worker makes every site inside it theirs
 
 
 def sees_all_sites(user: User) -> bool:

@@ -19,8 +19,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from geo import access, checks, photos
+from geo import checks, photos
 from geo.model import Conflict, InvalidInput, LayerDef, NotFound, PermissionDenied, User
+from geo.queries import own_site_ids
 from geo.reports import content_hash, parse_report
 from geo.status import report_result
 from geo.storage.base import UnitOfWork
@@ -45,7 +46,8 @@ class Filed:
 def _may_file(user: User, site_id: int, uow: UnitOfWork) -> None:
     if user.role not in FILERS:
         raise PermissionDenied(f"a {user.role} cannot file reports")
-    if not access.sees_all_sites(user) and site_id not in uow.assignments.site_ids(user.id):
+    own = own_site_ids(user, uow)
+    if own is not None and site_id not in own:
         raise NotFound(f"site {site_id} does not exist")
 
 
@@ -55,6 +57,8 @@ def file_report(site_id: int, payload: Any, uploads: list[Upload], *, layers: di
     site = uow.sites.get(site_id)
     _may_file(user, site_id, uow)
     layer = layers[site.layer_id]
+    if not layer.inspections:
+        raise InvalidInput(f"site {site_id} is a {layer.id} area, which takes no reports", field="site")
     report = parse_report(layer, payload, photos=len(uploads), now=now)
     infos = [photos.inspect(u.data, limits, name=u.name or f"photo {i + 1}") for i, u in enumerate(uploads)]
     fingerprint = content_hash(site_id, report, [info.sha256 for info in infos])

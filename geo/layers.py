@@ -118,7 +118,8 @@ class _Layer(_Strict):
     status: _StatusRule
     statuses: tuple[_Status, ...] = Field(min_length=1)
     attributes: tuple[_Attribute, ...] = ()
-    checklist: tuple[_Item, ...] = Field(min_length=1)
+    inspections: bool = True  # False: a layer of areas, not of inspected sites (e.g. grid cells)
+    checklist: tuple[_Item, ...] = ()
     metrics: tuple[_Metric, ...] = ()
     cadence_days: int = Field(gt=0)
     geofence_m: float = Field(gt=0)
@@ -133,6 +134,8 @@ class _Layer(_Strict):
 
 def _check_consistency(file: str, spec: _Layer) -> None:
     """Rules across fields, which pydantic's per-field validation cannot express."""
+    if spec.inspections and not spec.checklist:
+        raise LayerDefinitionError(file, "checklist", "required field is missing")
     for field, items, key in (
         ("statuses", spec.statuses, "code"),
         ("checklist", spec.checklist, "id"),
@@ -179,6 +182,7 @@ def _to_def(spec: _Layer) -> LayerDef:
         )
         + COMMON_ATTRIBUTES,
         checklist=tuple(ChecklistItem(c.id, label(c.label)) for c in spec.checklist),
+        inspections=spec.inspections,
         metrics=tuple(Metric(m.id, label(m.label), m.unit, m.min, m.max) for m in spec.metrics),
         cadence_days=spec.cadence_days,
         geofence_m=spec.geofence_m,

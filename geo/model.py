@@ -151,6 +151,7 @@ class LayerDef:
     geofence_m: float
     targets: tuple[Target, ...] = ()
     figures: tuple[Figure, ...] = ()
+    inspections: bool = True  # False for a layer of areas (grid cells) that takes no reports
 
     def status(self, code: str) -> StatusDef | None:
         return next((s for s in self.statuses if s.code == code), None)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import shapely
+import shapely.prepared
 
 from geo import access
 from geo.crs import from_wgs84
@@ -26,8 +27,19 @@ MAX_VIEW_FEATURES = 5000  # a view with more is zoomed out too far to read; the 
 
 
 def own_site_ids(user: User, uow: UnitOfWork) -> set[int] | None:
-    """The ids a user is limited to, or None when they see every site."""
-    return None if access.sees_all_sites(user) else uow.assignments.site_ids(user.id)
+    """The ids a user is limited to, or None when they see every site.
+
+    A grid worker's sites are those assigned to them one by one, plus every site
+    whose representative point lies inside a grid cell assigned to them.
+    """
+    if access.sees_all_sites(user):
+        return None
+    ids = uow.assignments.site_ids(user.id)
+    for cell in uow.sites.find(ids=ids, layer_id=access.GRID_LAYER):
+        inside = shapely.prepared.prep(cell.geometry)
+        ids |= {site.id for site in uow.sites.find(bbox=cell.geometry.bounds)
+                if inside.contains(site.geometry.representative_point())}
+    return ids
 
 
 @dataclass(frozen=True)

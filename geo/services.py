@@ -16,6 +16,7 @@ from typing import Any
 import shapely
 
 from geo import credentials
+from geo.access import GRID_LAYER
 from geo.attributes import clean_attributes
 from geo.inspections import file_report, review_report  # noqa: F401 - report use cases live there
 from geo.io.geojson import feature
@@ -287,6 +288,23 @@ def assign_sites(username: str, site_ids: Iterable[int], *, uow: UnitOfWork, act
     uow.audit.record(actor, "sites.assign", f"user:{username}", {"site_ids": new}, now)
     uow.commit()
     return new
+
+
+def grid_cell_ids(cells: Iterable[str], *, uow: UnitOfWork) -> list[int]:
+    """Site ids of grid cells given by id or by their code (``ref``); NotFound names the unknown ones."""
+    by_ref = uow.sites.ids_by_ref(GRID_LAYER)
+    found, missing = [], []
+    for cell in cells:
+        site_id = by_ref.get(cell)
+        if site_id is None and cell.isdigit():
+            site_id = next((s.id for s in uow.sites.find(ids=[int(cell)], layer_id=GRID_LAYER)), None)
+        if site_id is None:
+            missing.append(cell)
+        else:
+            found.append(site_id)
+    if missing:
+        raise NotFound(f"no grid cell {', '.join(missing)} (import the grid_cells layer first)")
+    return found
 
 
 def issue_token(username: str, *, uow: UnitOfWork, actor: str | None, now: datetime) -> str:

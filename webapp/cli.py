@@ -187,13 +187,12 @@ def users_add(name: str, role: str, password: str | None, display_name: str | No
 @click.option("--grid", "grid_cells", multiple=True, help="grid cell (网格) id; assigns every site inside")
 def users_assign(name: str, site_ids: tuple[int, ...], grid_cells: tuple[str, ...]):
     """Assign sites (or whole grid cells) to a grid worker."""
-    if grid_cells:
-        raise InvalidInput("grid cells (--grid) are not defined in this dataset yet; give site ids",
-                           field="--grid")
-    if not site_ids:
-        raise InvalidInput("give at least one site id", field="SITE_ID")
+    if not site_ids and not grid_cells:
+        raise InvalidInput("give at least one site id or --grid cell", field="SITE_ID")
     store = _store(load_config())
     with store.unit_of_work(write=True) as uow:
+        cells = services.grid_cell_ids(grid_cells, uow=uow)
+        site_ids = tuple(site_ids) + tuple(cells)
         new = services.assign_sites(name, site_ids, uow=uow, actor="cli", now=_now())
     click.echo(f"{name}: {len(new)} site(s) newly assigned, {len(site_ids) - len(new)} already assigned")
 

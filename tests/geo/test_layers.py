@@ -9,7 +9,8 @@ from geo.model import LayerDefinitionError
 
 def test_shipped_layers_load_with_contract_ids():
     layers = load_layers()
-    assert list(layers) == ["mines", "port_multimodal", "road_works", "sanitation_zones"]
+    assert list(layers) == ["grid_cells", "mines", "port_multimodal", "road_works", "sanitation_zones"]
+    assert not layers["grid_cells"].inspections and layers["grid_cells"].checklist == ()
     zones = layers["sanitation_zones"]
     assert zones.status_mode == "cadence"
     assert [c.label["zh_CN"] for c in zones.checklist] == ["扫干净", "码整齐", "清沟渠", "促转化"]

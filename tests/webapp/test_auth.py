@@ -78,7 +78,7 @@ def test_bearer_token_opens_the_api(app, client):
     response = client.get("/api/v1/layers", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
     layers = {layer["id"]: layer for layer in response.json["layers"]}
-    assert set(layers) == {"mines", "sanitation_zones", "road_works", "port_multimodal"}
+    assert set(layers) == {"mines", "sanitation_zones", "road_works", "port_multimodal", "grid_cells"}
     zones = layers["sanitation_zones"]
     assert zones["geometry_type"] == ["Polygon"] and zones["cadence_days"] == 7
     assert {"code": "overdue", "label": {"zh_CN": "逾期未巡查", "en": "Overdue"}, "color": "#e53935"} \

@@ -16,6 +16,7 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
 from geo import queries
+from geo.model import NotFound
 from geo.status import days_overdue, effective_status
 from webapp.auth import role_required
 from webapp.context import get_uow, layers, now
@@ -32,7 +33,7 @@ def _my_sites(user, uow, moment) -> tuple[list[dict], int]:
     """The user's sites, most overdue first; each with a point to measure distance from."""
     ids = queries.own_site_ids(user, uow)
     items = []
-    for layer in layers().values():
+    for layer in (layer for layer in layers().values() if layer.inspections):
         for row in uow.sites.view_rows(layer.id, ids=ids):
             status = effective_status(layer, row.status, row.last_inspected_at, row.last_result, moment)
             days = days_overdue(layer, row.last_inspected_at, moment)
@@ -70,6 +71,8 @@ def report_form(site_id: int):
     with get_uow() as uow:
         site = queries.visible_site(site_id, uow=uow, user=current_user.user)
     layer = layers()[site.layer_id]
+    if not layer.inspections:
+        raise NotFound(f"site {site_id} takes no reports")
     status = effective_status(layer, site.status, site.last_inspected_at, site.last_result, moment)
     point = shapely.point_on_surface(site.geometry)
     return render_template("worker/report.html", site=site, layer=layer, status=status,
