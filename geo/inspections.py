@@ -1,10 +1,10 @@
 """Use cases of inspection reports: file one exactly once, review it, finish its photos.
 
 Filing order, so that nothing acknowledged is ever lost and nothing half-written
-remains: photos are checked first (nothing written on a bad one); inside one
-write transaction (on SQLite, BEGIN IMMEDIATE, so duplicates queue up behind it)
-the UUID is looked up, the originals are written durably, and the rows are
-committed; only then is the report acknowledged. The shown copies and
+remains: photos are checked first (nothing written on a bad one); the originals
+are written durably under names unique to the attempt; then a short write
+transaction (on SQLite, BEGIN IMMEDIATE, so duplicates queue up behind it) looks
+the UUID up again and commits the rows; only then is the report acknowledged. The shown copies and
 thumbnails are derived afterwards, off the request path (``derive_photos``);
 files left by a request that died before its commit are removed by
 ``sweep_orphan_photos``.
@@ -64,12 +64,14 @@ def file_report(site_id: int, payload: Any, uploads: list[Upload], *, layers: di
     fingerprint = content_hash(site_id, report, [info.sha256 for info in infos])
 
     existing = uow.reports.by_uuid(report.uuid)
-    if existing is not None:
+    if existing is not None:  # a retry: nothing to write
         return _retry(existing, fingerprint, uow)
 
     distance = checks.gps_distance(report.gps, site.geometry)
     flags = checks.report_flags(distance, layer.geofence_m)
-    attempt = secrets.token_hex(4)  # a losing concurrent attempt never overwrites the winner's files
+    # Originals go to disk before the write lock is taken, under names unique to this
+    # attempt: a concurrent duplicate never overwrites them, and a loser removes its own.
+    attempt = secrets.token_hex(4)
     written: list[str] = []
     try:
         photo_rows = []
@@ -86,6 +88,11 @@ def file_report(site_id: int, payload: Any, uploads: list[Upload], *, layers: di
                                "thumbnail_key": f"{base}.thumbnail.jpg", "sha256": info.sha256,
                                "width": info.width, "height": info.height, "taken_at": taken,
                                "exif_lat": lat, "exif_lon": lon, "flags": photo_flags})
+        uow.begin_write()  # from here to the commit: SQL only, the lock is held for milliseconds
+        existing = uow.reports.by_uuid(report.uuid)
+        if existing is not None:  # stored by a concurrent request since our look-up
+            _remove(blobs, written)
+            return _retry(existing, fingerprint, uow)
         report_id = uow.reports.add({
             "uuid": report.uuid, "site_id": site_id, "user_id": user.id, "checklist": report.checklist,
             "metrics": report.metrics, "note": report.note,

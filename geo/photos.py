@@ -65,8 +65,13 @@ class PhotoInfo:
 
 
 def inspect(data: bytes, limits: Limits = Limits(), *, name: str = "photo") -> PhotoInfo:
-    """Check an upload fully (refusing it with a domain error) and read its EXIF."""
-    with _opened(data, limits, name) as im:
+    """Check an upload (refusing it with a domain error) and read its EXIF.
+
+    A JPEG is checked without decoding its pixels (header, size cap, end-of-image
+    marker): decoding costs more than the rest of a report's request, and the
+    derived copies decode it anyway, off the request path.
+    """
+    with _opened(data, limits, name, decode=False) as im:
         exif = _exif(im)
         lat, lon = _position(exif)
         return PhotoInfo(_TAKEN[im.format], im.width, im.height, _taken_at(exif), lat, lon,
@@ -74,13 +79,79 @@ def inspect(data: bytes, limits: Limits = Limits(), *, name: str = "photo") -> P
 
 
 def derive(data: bytes, limits: Limits = Limits()) -> tuple[bytes, bytes]:
-    """The display copy and the thumbnail: upright, RGB, never upscaled, JPEG without metadata."""
-    with _opened(data, limits, "photo") as im:
-        shown = _rgb(_upright(im))
-    shown.thumbnail((limits.display_side, limits.display_side), Image.Resampling.LANCZOS)
-    thumb = shown.copy()
-    thumb.thumbnail((limits.thumbnail_side, limits.thumbnail_side), Image.Resampling.LANCZOS)
-    return _jpeg(shown), _jpeg(thumb)
+    """The display copy and the thumbnail: upright, RGB, never upscaled, JPEG without metadata.
+
+    Our phone form sends JPEGs already upright and at most 1600 px; their display
+    copy is the same image with its metadata segments cut out (lossless, no
+    decoding), and the thumbnail is decoded at reduced scale by libjpeg.
+    """
+    display = _lossless_display(data, limits)
+    if display is None:
+        with _opened(data, limits, "photo") as im:
+            source = _rgb(_upright(im))
+        source.thumbnail((limits.display_side, limits.display_side), Image.Resampling.LANCZOS)
+        display = _jpeg(source)
+    else:
+        with _opened(data, limits, "photo", decode=False) as im:
+            im.draft("RGB", (2 * limits.thumbnail_side, 2 * limits.thumbnail_side))  # DCT scaling
+            with _quiet():
+                im.load()
+            source = _rgb(im)
+    source.thumbnail((limits.thumbnail_side, limits.thumbnail_side), Image.Resampling.LANCZOS)
+    return display, _jpeg(source)
+
+
+def _lossless_display(data: bytes, limits: Limits) -> bytes | None:
+    """A small, upright RGB/grey JPEG without its metadata, or None when it must be re-encoded."""
+    with _opened(data, limits, "photo", decode=False) as im:
+        orientation = _exif(im).get(0x0112, 1)
+        if (im.format not in ("JPEG", "MPO") or im.mode not in ("RGB", "L") or orientation != 1
+                or max(im.size) > limits.display_side):
+            return None
+    return strip_jpeg_metadata(data)
+
+
+def _segments(data: bytes) -> Iterator[tuple[int, int, int]]:
+    """(marker, start, end) of each JPEG header segment, up to and including start of scan (0xDA).
+
+    For 0xDA, ``end`` is where the first image's data ends (after its end-of-image
+    marker), or -1 when there is none: the file was cut short.
+    """
+    i = 2
+    while i + 4 <= len(data) and data[i] == 0xFF:
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0xDA:  # scan data cannot contain FF D9: FF bytes in it are stuffed
+            eoi = data.find(b"\xff\xd9", i)
+            yield marker, i, eoi + 2 if eoi >= 0 else -1
+            return
+        end = i + 2 + int.from_bytes(data[i + 2:i + 4], "big")
+        yield marker, i, end
+        i = end
+
+
+def _jpeg_complete(data: bytes) -> bool:
+    return any(marker == 0xDA and end > 0 for marker, _, end in _segments(data))
+
+
+def strip_jpeg_metadata(data: bytes) -> bytes:
+    """The first image of a JPEG without APPn segments (EXIF, XMP, maker notes…) or comments.
+
+    Pixels are untouched: the scan data is copied as it is, up to the end-of-image
+    marker (trailers and an MPO's further images, which carry EXIF of their own,
+    are dropped). An ICC colour profile is kept: no personal data, right colours.
+    """
+    out = bytearray(data[:2])
+    for marker, start, end in _segments(data):
+        segment = data[start:end] if end > 0 else data[start:]
+        metadata = 0xE1 <= marker <= 0xEF or marker == 0xFE
+        if not metadata or (marker == 0xE2 and segment[4:16] == b"ICC_PROFILE\0"):
+            out += segment
+        if marker == 0xDA:
+            return bytes(out)
+    raise InvalidInput("photo: no image data found in the JPEG", field="photos")
 
 
 @contextmanager
@@ -96,8 +167,9 @@ def _quiet() -> Iterator[None]:
 
 
 @contextmanager
-def _opened(data: bytes, limits: Limits, name: str) -> Iterator[Image.Image]:
-    """Open an accepted photo and decode it fully, or raise the domain error that says why not."""
+def _opened(data: bytes, limits: Limits, name: str, *, decode: bool = True) -> Iterator[Image.Image]:
+    """Open an accepted photo (decoding it fully unless ``decode`` is False for a JPEG),
+    or raise the domain error that says why not."""
     if len(data) > limits.max_bytes:
         raise TooLarge(f"{name}: {len(data):,} bytes, more than the limit of {limits.max_bytes:,}")
     _check_kind(data, name)
@@ -113,8 +185,11 @@ def _opened(data: bytes, limits: Limits, name: str) -> Iterator[Image.Image]:
             raise TooLarge(f"{name}: {im.width} x {im.height} pixels, more than the limit of "
                            f"{limits.max_pixels:,}")
         try:
-            with _quiet():
-                im.load()  # decodes everything: a truncated or corrupt file fails here
+            if decode or im.format not in ("JPEG", "MPO"):
+                with _quiet():
+                    im.load()  # decodes everything: a truncated or corrupt file fails here
+            elif not _jpeg_complete(data):
+                raise OSError("the JPEG stops before its end-of-image marker")
         except _BROKEN as exc:
             raise InvalidInput(f"{name}: the image is damaged or incomplete ({exc})", field="photos") from exc
         yield im

@@ -26,6 +26,14 @@ class UnitOfWork(ABC):
     audit: Any
 
     @abstractmethod
+    def begin_write(self) -> None:
+        """End what was read so far and start the write transaction (taking the write lock now).
+
+        Lets a service do slow work (checking photos, writing files) before it
+        holds the lock, so other writers are not kept waiting.
+        """
+
+    @abstractmethod
     def commit(self) -> None: ...
 
     @abstractmethod

@@ -119,8 +119,14 @@ class SqlUnitOfWork(UnitOfWork):
         self.reports = ReportRepo(connection)
         self.audit = AuditRepo(connection)
 
+    def begin_write(self) -> None:
+        if self.connection.in_transaction():
+            self.connection.rollback()
+        self.connection.execution_options(onemap_write=True)  # in place: the next BEGIN is a writer's
+
     def commit(self) -> None:
         self.connection.commit()
+        self.connection.execution_options(onemap_write=False)  # later reads need no write lock
 
     def rollback(self) -> None:
         self.connection.rollback()

@@ -252,3 +252,27 @@ def test_derived_copies_carry_no_exif_or_metadata(fmt):
 def test_transparency_becomes_white():
     display, _ = derive(image_bytes("PNG", size=(50, 50), mode="RGBA", color=(255, 0, 0, 0)))
     assert all(channel > 245 for channel in opened(display).getpixel((25, 25)))
+
+
+def test_small_upright_jpeg_keeps_its_pixels_and_loses_its_metadata():
+    """What our phone form sends: the shown copy is the same image, EXIF cut out, no re-encoding."""
+    from geo.photos import derive, strip_jpeg_metadata
+
+    source = Image.new("RGB", (800, 600), (30, 140, 90))
+    for x in range(0, 800, 40):
+        source.paste((200, 40, 40), (x, 0, x + 20, 600))
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    exif.get_ifd(0x8825).update({1: "N", 2: (41.0, 42.0, 0.0), 3: "E", 4: (122.0, 6.0, 0.0)})
+    buffer = io.BytesIO()
+    source.save(buffer, "JPEG", exif=exif.tobytes(), icc_profile=b"\0" * 128, comment=b"secret")
+    original = buffer.getvalue() + b"trailing junk after the image"
+    display, thumbnail = derive(original)
+    shown = Image.open(io.BytesIO(display))
+    assert not shown.getexif() and b"PhoneMaker" not in display and b"secret" not in display
+    assert shown.info.get("icc_profile") == b"\0" * 128  # colour profile kept
+    assert b"trailing junk" not in display
+    assert shown.tobytes() == Image.open(io.BytesIO(original)).tobytes()  # lossless
+    assert display == strip_jpeg_metadata(original)
+    small = Image.open(io.BytesIO(thumbnail))
+    assert max(small.size) <= 320 and not small.getexif()

@@ -54,7 +54,7 @@ def _payload() -> dict:
 def file_report(site_id: int):
     payload = _payload()
     uploads = [inspections.Upload(f.filename or "", f.read()) for f in request.files.getlist("photos")]
-    with get_uow(write=True) as uow:
+    with get_uow() as uow:  # the service takes the write lock itself, for as short as it can
         filed = inspections.file_report(site_id, payload, uploads, layers=layers(), user=current_user.user,
                                         uow=uow, blobs=blobs(), now=now())
     if filed.created and filed.report["photos"]:
