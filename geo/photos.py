@@ -93,7 +93,9 @@ def derive(data: bytes, limits: Limits = Limits()) -> tuple[bytes, bytes]:
         display = _jpeg(source)
     else:
         with _opened(data, limits, "photo", decode=False) as im:
-            im.draft("RGB", (2 * limits.thumbnail_side, 2 * limits.thumbnail_side))  # DCT scaling
+            # libjpeg decodes at 1/2, 1/4 or 1/8 scale, the smallest still covering the thumbnail
+            fit = limits.thumbnail_side / max(im.size)
+            im.draft("RGB", (math.ceil(im.width * fit), math.ceil(im.height * fit)))
             with _quiet():
                 im.load()
             source = _rgb(im)
