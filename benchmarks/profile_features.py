@@ -88,7 +88,7 @@ def breakdown(store, layer, bboxes, zoom: int, user, token: str | None = None) -
                 b'{"type":"Feature","id":%d,"geometry":%s,"properties":%s}' % (
                     row.id, row.display.encode(), dumps({
                         "name": row.name, "status": status, "county": row.county,
-                        "last_inspected_at": queries._last(row.last_inspected_at),
+                        "last_inspected_at": queries.iso_or_none(row.last_inspected_at),
                         "last_result": row.last_result}))
                 for row, status in zip(rows, statuses, strict=True))
             t = lap("feature bytes around the stored display GeoJSON", t)

@@ -12,6 +12,3 @@ def sees_all_sites(user: User) -> bool:
     """Planners, managers and admins see every site; a grid worker only their own."""
     return user.role in READ_ALL
 
-
-def may_see_site(user: User, site_id: int, own_site_ids: set[int]) -> bool:
-    return sees_all_sites(user) or site_id in own_site_ids

@@ -52,7 +52,7 @@ class ViewQuery:
     display_crs: str | None = None  # "gcj02" to draw on AMap tiles; data stays WGS84 everywhere else
 
 
-def _last(value: datetime | None) -> str | None:
+def iso_or_none(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
@@ -84,7 +84,7 @@ def features_in_view(layer: LayerDef, query: ViewQuery, *, uow: UnitOfWork, user
     features = b",".join(
         b'{"type":"Feature","id":%d,"geometry":%s,"properties":%s}' % (row.id, text, dumps({
             "name": row.name, "status": status, "county": row.county,
-            "last_inspected_at": _last(row.last_inspected_at), "last_result": row.last_result}))
+            "last_inspected_at": iso_or_none(row.last_inspected_at), "last_result": row.last_result}))
         for row, status, text in zip(rows, statuses, texts, strict=True))
     return b'{"type":"FeatureCollection",%s,"features":[%s]}' % (members[1:-1], features)
 
@@ -153,7 +153,7 @@ def site_feature(detail: dict) -> dict[str, Any]:
     site, latest, layer = detail["site"], detail["latest"], detail["layer"]
     summary = None
     if latest:
-        summary = {"id": latest["id"], "observed_at": _last(latest["observed_at"]),
+        summary = {"id": latest["id"], "observed_at": iso_or_none(latest["observed_at"]),
                    "status": latest["status"], "result": report_result(latest["checklist"]),
                    "flags": latest["flags"], "note": latest["note"],
                    "photos": [p["id"] for p in latest["photos"]]}

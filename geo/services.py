@@ -18,7 +18,6 @@ import shapely
 from geo import credentials
 from geo.access import GRID_LAYER
 from geo.attributes import clean_attributes
-from geo.inspections import file_report, review_report  # noqa: F401 - report use cases live there
 from geo.io.geojson import feature
 from geo.io.read import Candidate, Rejection, read_features
 from geo.io.write import write_features

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from geo import accounts, services
+from geo import accounts, inspections, services
 from geo.model import Conflict, InvalidInput, NotFound, OneMapError, PermissionDenied
 from geo.status import effective_status
 from webapp.auth import role_required
@@ -68,7 +68,7 @@ def review(report_id: int):
     site_status = (request.form.get("site_status") or "").strip() or None
     try:
         with get_uow(write=True) as uow:
-            services.review_report(report_id, decision, comment, layers=layers(), uow=uow,
+            inspections.review_report(report_id, decision, comment, layers=layers(), uow=uow,
                                    actor=current_user.username, now=now(), status=site_status)
     except (InvalidInput, Conflict, NotFound, PermissionDenied) as exc:
         return _render_queue({report_id: exc.message}, {report_id: comment}, _status_of(exc))
