@@ -30,21 +30,12 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["onemap.photo_jobs"] = ThreadPoolExecutor(1, thread_name_prefix="onemap-photos")
 
     from webapp import assets, auth, errors, i18n
-    from webapp.blueprints import api, health, planner, reports_api
+    from webapp.blueprints import admin, api, health, manager, planner, reports_api, worker
 
     i18n.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
     assets.init_app(app)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(planner.bp)
-    app.register_blueprint(api.bp)
-    from webapp.blueprints import worker
-
-    app.register_blueprint(worker.bp)
-    from webapp.blueprints import admin, manager
-
-    app.register_blueprint(manager.bp)
-    app.register_blueprint(admin.bp)
-    app.register_blueprint(reports_api.bp)
+    for blueprint in (health.bp, planner.bp, api.bp, worker.bp, manager.bp, admin.bp, reports_api.bp):
+        app.register_blueprint(blueprint)
     return app
