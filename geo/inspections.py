@@ -3,9 +3,10 @@
 Filing order, so that nothing acknowledged is ever lost and nothing half-written
 remains: photos are checked first (nothing written on a bad one); the originals
 are written durably under names unique to the attempt; then a short write
-transaction (on SQLite, BEGIN IMMEDIATE, so duplicates queue up behind it) looks
-the UUID up again and commits the rows; only then is the report acknowledged. The shown copies and
-thumbnails are derived afterwards, off the request path (``derive_photos``);
+transaction (on SQLite, BEGIN IMMEDIATE) commits the rows, the UUID's unique
+constraint turning a concurrent duplicate into a retry; only then is the report
+acknowledged. The shown copies and thumbnails are derived afterwards, off the
+request path and at the lowest CPU priority (``derive_photos``);
 files left by a request that died before its commit are removed by
 ``sweep_orphan_photos``.
 """
@@ -20,8 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from geo import checks, photos
-from geo.model import Conflict, InvalidInput, LayerDef, NotFound, PermissionDenied, User
-from geo.queries import own_site_ids
+from geo.model import Conflict, InvalidInput, LayerDef, NotFound, PermissionDenied, Site, User
+from geo.queries import may_see_site
 from geo.reports import content_hash, parse_report
 from geo.status import report_result
 from geo.storage.base import UnitOfWork
@@ -43,19 +44,18 @@ class Filed:
     created: bool  # False: the same report was already stored (a retry)
 
 
-def _may_file(user: User, site_id: int, uow: UnitOfWork) -> None:
+def _may_file(user: User, site: Site, uow: UnitOfWork) -> None:
     if user.role not in FILERS:
         raise PermissionDenied(f"a {user.role} cannot file reports")
-    own = own_site_ids(user, uow)
-    if own is not None and site_id not in own:
-        raise NotFound(f"site {site_id} does not exist")
+    if not may_see_site(user, site, uow):
+        raise NotFound(f"site {site.id} does not exist")
 
 
 def file_report(site_id: int, payload: Any, uploads: list[Upload], *, layers: dict[str, LayerDef],
                 user: User, uow: UnitOfWork, blobs, now: datetime, limits: photos.Limits = LIMITS) -> Filed:
     """Store a report with its photos once; the same UUID again returns the stored report."""
     site = uow.sites.get(site_id)
-    _may_file(user, site_id, uow)
+    _may_file(user, site, uow)
     layer = layers[site.layer_id]
     if not layer.inspections:
         raise InvalidInput(f"site {site_id} is a {layer.id} area, which takes no reports", field="site")
@@ -88,26 +88,23 @@ def file_report(site_id: int, payload: Any, uploads: list[Upload], *, layers: di
                                "thumbnail_key": f"{base}.thumbnail.jpg", "sha256": info.sha256,
                                "width": info.width, "height": info.height, "taken_at": taken,
                                "exif_lat": lat, "exif_lon": lon, "flags": photo_flags})
-        uow.begin_write()  # from here to the commit: SQL only, the lock is held for milliseconds
-        existing = uow.reports.by_uuid(report.uuid)
-        if existing is not None:  # stored by a concurrent request since our look-up
-            _remove(blobs, written)
-            return _retry(existing, fingerprint, uow)
-        report_id = uow.reports.add({
+        # From here to the commit: SQL only, the write lock is held for milliseconds. A duplicate
+        # stored since our look-up (by this process or another) fails the UUID's unique constraint.
+        uow.begin_write()
+        stored = uow.reports.add_with_photos({
             "uuid": report.uuid, "site_id": site_id, "user_id": user.id, "checklist": report.checklist,
             "metrics": report.metrics, "note": report.note,
             "gps_lat": report.gps and report.gps.lat, "gps_lon": report.gps and report.gps.lon,
             "gps_accuracy": report.gps and report.gps.accuracy, "distance_m": distance, "flags": flags,
             "observed_at": report.observed_at, "received_at": now, "content_hash": fingerprint,
-            "review_status": "pending"})
-        for row in photo_rows:
-            uow.reports.add_photo({**row, "report_id": report_id})
-        uow.reports.refresh_latest(site_id, report_result)
+            "review_status": "pending"}, photo_rows, user.username)
+        # A new report counts at once (pending counts; only a rejection takes it back).
+        uow.reports.note_filed(site_id, stored["id"], report.observed_at, report_result(report.checklist))
         uow.audit.record(user.username, "report.file", f"site:{site_id}",
-                         {"report": report_id, "uuid": report.uuid, "flags": flags}, now)
+                         {"report": stored["id"], "uuid": report.uuid, "flags": flags}, now)
         uow.commit()
     except sa.exc.IntegrityError:
-        # Another server process stored this UUID between our look-up and our insert.
+        # A concurrent request stored this UUID between our look-up and our insert.
         uow.rollback()
         _remove(blobs, written)
         existing = uow.reports.by_uuid(report.uuid)
@@ -117,7 +114,7 @@ def file_report(site_id: int, payload: Any, uploads: list[Upload], *, layers: di
     except BaseException:
         _remove(blobs, written)
         raise
-    return Filed(uow.reports.get(report_id), True)
+    return Filed(stored, True)
 
 
 def _retry(existing, fingerprint: str, uow: UnitOfWork) -> Filed:

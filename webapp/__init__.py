@@ -9,6 +9,7 @@ from flask import Flask
 
 from geo.layers import load_layers
 from geo.storage import open_store
+from webapp.context import lowest_cpu_priority
 from webapp.settings import Config, load_config
 
 
@@ -26,8 +27,10 @@ def create_app(config: Config | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.extensions["onemap.store"] = open_store(config.database_url)
     app.extensions["onemap.layers"] = load_layers()
-    # One thread makes photo copies after each report is acknowledged (off the request path).
-    app.extensions["onemap.photo_jobs"] = ThreadPoolExecutor(1, thread_name_prefix="onemap-photos")
+    # One thread makes photo copies after each report is acknowledged (off the request path), at
+    # the lowest CPU priority: under a burst of filings the copies wait, the acknowledgements do not.
+    app.extensions["onemap.photo_jobs"] = ThreadPoolExecutor(
+        1, thread_name_prefix="onemap-photos", initializer=lowest_cpu_priority)
 
     from webapp import assets, auth, errors, i18n
     from webapp.blueprints import admin, api, health, manager, planner, reports_api, worker

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
@@ -46,3 +48,16 @@ def derive_photos_later(report_ids: list[int]) -> None:
             inspections.derive_photos(report_ids, uow=uow, blobs=media)
 
     app.extensions["onemap.photo_jobs"].submit(work)
+
+
+def lowest_cpu_priority() -> None:
+    """Give the calling thread the lowest CPU priority (nice 19) where the system allows it.
+
+    Linux keeps a nice value per thread, so this leaves the request threads as they
+    are. Pillow releases the GIL while it decodes and encodes, so a starved photo
+    thread holds nothing the requests wait for.
+    """
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):  # not Linux, or not permitted: copies just compete as before
+        pass

@@ -7,8 +7,8 @@ the store (``layer_bbox_clause``, ``exact_filter``, ``exact_mask``), so backends
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
-from datetime import datetime
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import shapely
@@ -92,6 +92,9 @@ def _site(row) -> Site:
     )
 
 
+_SITE_BY_ID = sa.select(t.sites).where(t.sites.c.id == sa.bindparam("site_id"))
+
+
 class SiteRepo(_Repo):
     def __init__(self, connection: sa.Connection, store: SqlStore):
         super().__init__(connection)
@@ -126,7 +129,7 @@ class SiteRepo(_Repo):
         return {ref: site_id for ref, site_id in rows}
 
     def get(self, site_id: int) -> Site:
-        row = self.c.execute(sa.select(t.sites).where(t.sites.c.id == site_id)).first()
+        row = self.c.execute(_SITE_BY_ID, {"site_id": site_id}).first()
         if row is None:
             raise NotFound(f"site {site_id} does not exist")
         return _site(row)
@@ -265,18 +268,23 @@ class UserRepo(_Repo):
         return [_user(r) for r in self.c.execute(sa.select(t.users).order_by(t.users.c.username))]
 
 
+_TOKEN_USER = (  # built once: every script request runs it
+    sa.select(t.users).join(t.api_tokens, t.api_tokens.c.user_id == t.users.c.id)
+    .where(t.api_tokens.c.token_hash == sa.bindparam("token_hash"), t.api_tokens.c.revoked.is_(False),
+           t.users.c.active.is_(True)))
+
+
 class TokenRepo(_Repo):
     def add(self, user_id: int, token_hash: str, now: datetime) -> None:
         self.c.execute(t.api_tokens.insert().values(user_id=user_id, token_hash=token_hash, created_at=now))
 
     def user_for(self, token_hash: str) -> User | None:
-        k = t.api_tokens.c
-        row = self.c.execute(
-            sa.select(t.users)
-            .join(t.api_tokens, k.user_id == t.users.c.id)
-            .where(k.token_hash == token_hash, k.revoked.is_(False), t.users.c.active.is_(True))
-        ).first()
+        row = self.c.execute(_TOKEN_USER, {"token_hash": token_hash}).first()
         return _user(row) if row else None
+
+
+_ASSIGNED = sa.select(t.assignments.c.site_id).where(
+    t.assignments.c.user_id == sa.bindparam("user_id"), t.assignments.c.site_id == sa.bindparam("site_id"))
 
 
 class AssignmentRepo(_Repo):
@@ -289,6 +297,10 @@ class AssignmentRepo(_Repo):
             self.c.execute(t.assignments.insert(),
                            [{"user_id": user_id, "site_id": s, "assigned_at": now} for s in new])
         return new
+
+    def has(self, user_id: int, site_id: int) -> bool:
+        """Whether this one site is assigned to the user (grid cells not considered)."""
+        return self.c.execute(_ASSIGNED, {"user_id": user_id, "site_id": site_id}).first() is not None
 
     def site_ids(self, user_id: int) -> set[int]:
         a = t.assignments.c
@@ -327,25 +339,63 @@ class AssignmentRepo(_Repo):
         return out
 
 
-def _report(row, photos: list[dict]) -> dict[str, Any]:
+def _report(row: Mapping[str, Any], photos: list[dict]) -> dict[str, Any]:
     return {
-        "id": row.id, "uuid": row.uuid, "site_id": row.site_id, "user_id": row.user_id,
-        "username": row.username, "checklist": row.checklist, "metrics": row.metrics, "note": row.note,
-        "gps": None if row.gps_lat is None else
-        {"lat": row.gps_lat, "lon": row.gps_lon, "accuracy": row.gps_accuracy},
-        "distance_m": row.distance_m, "flags": row.flags, "observed_at": row.observed_at,
-        "received_at": row.received_at, "status": row.review_status, "review_comment": row.review_comment,
-        "reviewed_at": row.reviewed_at, "photos": photos,
+        "id": row["id"], "uuid": row["uuid"], "site_id": row["site_id"], "user_id": row["user_id"],
+        "username": row["username"], "checklist": row["checklist"], "metrics": row["metrics"],
+        "note": row["note"],
+        "gps": None if row["gps_lat"] is None else
+        {"lat": row["gps_lat"], "lon": row["gps_lon"], "accuracy": row["gps_accuracy"]},
+        "distance_m": row["distance_m"], "flags": row["flags"], "observed_at": row["observed_at"],
+        "received_at": row["received_at"], "status": row["review_status"],
+        "review_comment": row.get("review_comment"), "reviewed_at": row.get("reviewed_at"), "photos": photos,
     }
+
+
+def _photo(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {"id": row["id"], "taken_at": row["taken_at"], "flags": row["flags"], "width": row["width"],
+            "height": row["height"]}
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.astimezone(UTC) if value is not None else None
+
+
+# Statements of the filing path, built once: building a statement costs more than running it.
+_REPORT_INSERT = t.reports.insert()
+_PHOTO_INSERT = t.photos.insert()
+_BY_UUID = sa.select(t.reports.c.id, t.reports.c.site_id, t.reports.c.content_hash).where(
+    t.reports.c.uuid == sa.bindparam("uuid"))
+_NOTE_FILED = t.sites.update().where(
+    t.sites.c.id == sa.bindparam("site_id"),
+    sa.or_(t.sites.c.last_inspected_at.is_(None), t.sites.c.last_inspected_at <= sa.bindparam("observed_at")),
+).values(last_report_id=sa.bindparam("report_id"), last_inspected_at=sa.bindparam("observed_at"),
+         last_result=sa.bindparam("result"))
 
 
 class ReportRepo(_Repo):
     def add(self, values: dict[str, Any]) -> int:
         """Store a report row (photos are added with ``add_photo``)."""
-        return self.c.execute(t.reports.insert().values(**values)).inserted_primary_key[0]
+        return self.c.execute(_REPORT_INSERT, values).inserted_primary_key[0]
 
     def add_photo(self, values: dict[str, Any]) -> int:
-        return self.c.execute(t.photos.insert().values(**values)).inserted_primary_key[0]
+        return self.c.execute(_PHOTO_INSERT, values).inserted_primary_key[0]
+
+    def add_with_photos(self, values: dict[str, Any], photos: list[dict[str, Any]],
+                        username: str) -> dict[str, Any]:
+        """Store a report and its photo rows; returns the report as ``get`` would, without reading it back."""
+        report_id = self.add(values)
+        stored = []
+        for photo in photos:
+            row = {**photo, "report_id": report_id}
+            stored.append(_photo({**row, "id": self.add_photo(row), "taken_at": _utc(row["taken_at"])}))
+        times = {k: _utc(values[k]) for k in ("observed_at", "received_at")}
+        return _report({**values, **times, "id": report_id, "username": username}, stored)
+
+    def note_filed(self, site_id: int, report_id: int, observed_at: datetime, result: str) -> None:
+        """Make a newly filed report the site's latest unless a report observed later is stored."""
+        self.c.execute(_NOTE_FILED, {"site_id": site_id, "report_id": report_id, "observed_at": observed_at,
+                                     "result": result})
 
     def refresh_latest(self, site_id: int, result_of) -> None:
         """Point the site at its newest report that counts (not rejected); ``result_of(checklist)``."""
@@ -366,8 +416,7 @@ class ReportRepo(_Repo):
         if report_ids:
             rows = self.c.execute(sa.select(t.photos).where(p.report_id.in_(report_ids)).order_by(p.id))
             for row in rows:
-                out[row.report_id].append({"id": row.id, "taken_at": row.taken_at, "flags": row.flags,
-                                           "width": row.width, "height": row.height})
+                out[row.report_id].append(_photo(row._mapping))
         return out
 
     def find(self, *, site_ids: Iterable[int] | None = None, since: datetime | None = None,
@@ -389,7 +438,7 @@ class ReportRepo(_Repo):
             query = query.where(r.review_status == status)
         rows = self.c.execute(query).all()
         photos = self._photos([row.id for row in rows])
-        return [_report(row, photos[row.id]) for row in rows]
+        return [_report(row._mapping, photos[row.id]) for row in rows]
 
     def latest_photo(self, report_ids: Iterable[int]) -> dict[int, int]:
         """{report id: id of its first photo} for the reports that have one."""
@@ -415,8 +464,7 @@ class ReportRepo(_Repo):
 
     def by_uuid(self, report_uuid: str):
         """(id, site_id, content_hash) of the report with this client UUID, or None."""
-        r = t.reports.c
-        return self.c.execute(sa.select(r.id, r.site_id, r.content_hash).where(r.uuid == report_uuid)).first()
+        return self.c.execute(_BY_UUID, {"uuid": report_uuid}).first()
 
     def get(self, report_id: int) -> dict[str, Any]:
         found = self.find(ids=[report_id], limit=1)
