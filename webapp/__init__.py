@@ -20,13 +20,14 @@ def create_app(config: Config | None = None) -> Flask:
         SECRET_KEY=config.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        MAX_CONTENT_LENGTH=100 * 1024 * 1024,
+        MAX_CONTENT_LENGTH=config.max_request_mb * 1024 * 1024,
         ONEMAP=config,
         JSON_AS_ASCII=False,
     )
     app.json.ensure_ascii = False
     app.extensions["onemap.store"] = open_store(config.database_url)
     app.extensions["onemap.layers"] = load_layers()
+    app.extensions["onemap.photo_limits"] = config.photo_limits()
     # One thread makes photo copies after each report is acknowledged (off the request path), at
     # the lowest CPU priority: under a burst of filings the copies wait, the acknowledgements do not.
     app.extensions["onemap.photo_jobs"] = ThreadPoolExecutor(

@@ -80,7 +80,7 @@ def recover_photos(config: Config, store: Store) -> None:
     media = open_blobs(config.media_url)
     with store.unit_of_work() as uow:
         orphans = inspections.sweep_orphan_photos(uow=uow, blobs=media)
-        made = inspections.derive_photos(None, uow=uow, blobs=media)
+        made = inspections.derive_photos(None, uow=uow, blobs=media, limits=config.photo_limits())
     if orphans or made:
         click.echo(f"photos: {len(orphans)} unreferenced file(s) removed, {made} derived copy(ies) made")
 

@@ -36,16 +36,21 @@ def blobs():
     return open_blobs(current_app.config["ONEMAP"].media_url)
 
 
+def photo_limits():
+    """Size caps of photos and the side of their shown copies (ONEMAP_MAX_PHOTO_*, ONEMAP_PHOTO_SIDE)."""
+    return current_app.extensions["onemap.photo_limits"]
+
+
 def derive_photos_later(report_ids: list[int]) -> None:
     """Make shown copies and thumbnails after the response, on the app's one photo thread."""
     from geo import inspections
 
     app = current_app._get_current_object()
-    media = blobs()
+    media, limits = blobs(), photo_limits()
 
     def work():
         with app.app_context(), get_uow() as uow:
-            inspections.derive_photos(report_ids, uow=uow, blobs=media)
+            inspections.derive_photos(report_ids, uow=uow, blobs=media, limits=limits)
 
     app.extensions["onemap.photo_jobs"].submit(work)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from geo.model import InvalidInput
+from geo.photos import Limits
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,15 @@ SETTINGS = (
     Setting("ONEMAP_BASEMAP", "osm", "background map tiles", ("osm", "tianditu", "amap", "none")),
     Setting("ONEMAP_TIANDITU_KEY", "", "Tianditu API key (needed by ONEMAP_BASEMAP=tianditu)"),
     Setting("ONEMAP_LANG", "zh_CN", "default interface language", ("zh_CN", "en")),
+    Setting("ONEMAP_PHOTO_SIDE", "1600", "longest side in pixels of photos as phones send them and as shown"),
+    Setting("ONEMAP_MAX_PHOTO_MB", "15", "largest photo file accepted, in MB"),
+    Setting("ONEMAP_MAX_PHOTO_PIXELS", "40000000", "largest photo accepted, in pixels (width × height)"),
+    Setting("ONEMAP_MAX_REQUEST_MB", "100", "largest request accepted (a report with all its photos), in MB"),
 )
+
+# Numeric settings: (smallest, largest) accepted value.
+_BOUNDS = {"ONEMAP_PHOTO_SIDE": (320, 8000), "ONEMAP_MAX_PHOTO_MB": (1, 200),
+           "ONEMAP_MAX_PHOTO_PIXELS": (1_000_000, 400_000_000), "ONEMAP_MAX_REQUEST_MB": (1, 2000)}
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,14 @@ class Config:
     basemap: str
     tianditu_key: str
     lang: str
+    photo_side: int = 1600
+    max_photo_mb: int = 15
+    max_photo_pixels: int = 40_000_000
+    max_request_mb: int = 100
+
+    def photo_limits(self) -> Limits:
+        return Limits(max_bytes=self.max_photo_mb * 1024 * 1024, max_pixels=self.max_photo_pixels,
+                      display_side=self.photo_side)
 
 
 def _secret_key(instance: Path) -> str:
@@ -55,6 +72,18 @@ def _secret_key(instance: Path) -> str:
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(32))
     return path.read_text().strip()
+
+
+def _number(name: str, given: str | None) -> int:
+    default = next(s.default for s in SETTINGS if s.name == name)
+    low, high = _BOUNDS[name]
+    try:
+        value = int(given or default)
+    except ValueError:
+        raise InvalidInput(f"{name}={given!r}: give a whole number", field=name) from None
+    if not low <= value <= high:
+        raise InvalidInput(f"{name}={given!r}: give a number from {low} to {high}", field=name)
+    return value
 
 
 def load_config(env: Mapping[str, str] | None = None, **overrides: str) -> Config:
@@ -78,4 +107,5 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: str) -> Confi
         basemap=basemap,
         tianditu_key=value["ONEMAP_TIANDITU_KEY"] or "",
         lang=value["ONEMAP_LANG"] or "zh_CN",
+        **{name.removeprefix("ONEMAP_").lower(): _number(name, value[name]) for name in _BOUNDS},
     )

@@ -12,7 +12,7 @@ from geo import access, inspections
 from geo.model import InvalidInput, UnsupportedMedia
 from webapp import params
 from webapp.auth import role_required
-from webapp.context import blobs, derive_photos_later, get_uow, layers, now
+from webapp.context import blobs, derive_photos_later, get_uow, layers, now, photo_limits
 
 bp = Blueprint("reports_api", __name__, url_prefix="/api/v1")
 
@@ -56,7 +56,7 @@ def file_report(site_id: int):
     uploads = [inspections.Upload(f.filename or "", f.read()) for f in request.files.getlist("photos")]
     with get_uow() as uow:  # the service takes the write lock itself, for as short as it can
         filed = inspections.file_report(site_id, payload, uploads, layers=layers(), user=current_user.user,
-                                        uow=uow, blobs=blobs(), now=now())
+                                        uow=uow, blobs=blobs(), now=now(), limits=photo_limits())
     if filed.created and filed.report["photos"]:
         derive_photos_later([filed.report["id"]])
     return report_json(filed.report), 201 if filed.created else 200

@@ -19,7 +19,7 @@ from geo import queries
 from geo.model import NotFound
 from geo.status import days_overdue, effective_status
 from webapp.auth import role_required
-from webapp.context import get_uow, layers, now
+from webapp.context import get_uow, layers, now, photo_limits
 
 bp = Blueprint("worker", __name__)
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -77,7 +77,8 @@ def report_form(site_id: int):
     point = shapely.point_on_surface(site.geometry)
     return render_template("worker/report.html", site=site, layer=layer, status=status,
                            status_def=layer.status(status),
-                           point={"lat": round(point.y, 6), "lon": round(point.x, 6)})
+                           point={"lat": round(point.y, 6), "lon": round(point.x, 6)},
+                           photo_side=photo_limits().display_side)
 
 
 @bp.get("/my/csrf-token")

@@ -1,7 +1,7 @@
 // Photos on the phone, before they are queued: read the EXIF position and time from
 // the original JPEG (re-encoding through a canvas drops EXIF, so the server gets them
-// as `photo_meta`), then downscale to at most 1600 px on the longest side, JPEG 0.85,
-// so that a report goes through on a weak 3G connection.
+// as `photo_meta`), then downscale to at most 1600 px on the longest side (the page's
+// data-photo-side, ONEMAP_PHOTO_SIDE), JPEG 0.85, so that a report goes through on a weak 3G connection.
 (function (global) {
   "use strict";
   const MAX_SIDE = 1600;
@@ -143,8 +143,8 @@
     });
   }
 
-  // {blob, width, height}: a JPEG of at most MAX_SIDE px; the original when the browser cannot decode it.
-  async function downscale(file) {
+  // {blob, width, height}: a JPEG of at most maxSide px; the original when the browser cannot decode it.
+  async function downscale(file, maxSide = MAX_SIDE) {
     let image;
     try {
       image = await decode(file);
@@ -153,7 +153,7 @@
     }
     const width = image.width || image.naturalWidth;
     const height = image.height || image.naturalHeight;
-    const scale = Math.min(1, MAX_SIDE / Math.max(width, height));
+    const scale = Math.min(1, maxSide / Math.max(width, height));
     const canvas = document.createElement("canvas");
     canvas.width = Math.max(1, Math.round(width * scale));
     canvas.height = Math.max(1, Math.round(height * scale));
@@ -168,9 +168,9 @@
   }
 
   // EXIF first (from the original), then the small copy.
-  async function prepare(file) {
+  async function prepare(file, maxSide = MAX_SIDE) {
     const meta = await exifOf(file);
-    const small = await downscale(file);
+    const small = await downscale(file, maxSide);
     return { meta, blob: small.blob, width: small.width, height: small.height };
   }
 

@@ -207,7 +207,7 @@
       [...photoInput.files].forEach((file) => {
         if (photos.length >= MAX_PHOTOS) return;
         const entry = { file, done: false, meta: null, url: null };
-        entry.ready = Photos.prepare(file).then((prepared) => {
+        entry.ready = Photos.prepare(file, +root.dataset.photoSide || Photos.MAX_SIDE).then((prepared) => {
           Object.assign(entry, prepared, { done: true, url: URL.createObjectURL(prepared.blob) });
           renderPhotos();
           return prepared;
