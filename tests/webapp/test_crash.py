@@ -115,3 +115,60 @@ def test_sigkill_during_uploads_loses_nothing_acknowledged(tmp_path):
     files = {str(p.relative_to(media)) for p in (media / "photos").rglob("*") if p.is_file()}
     assert files == keys  # no orphan file, no photo row without its files
     assert len([k for k in keys if ".original." in k]) == len(stored)
+
+
+def test_two_server_processes_store_concurrent_duplicates_once(tmp_path):
+    """Phones retry against whichever server the balancer picks: the database decides, not a process lock."""
+    instance = tmp_path / "instance"
+    store, _ = init_instance(load_config(env={"ONEMAP_INSTANCE": str(instance)}))
+    now = datetime.now(UTC)
+    with store.unit_of_work(write=True) as uow:
+        services.add_user("worker", "worker", "correct horse 9", uow=uow, actor="t", now=now)
+    with store.unit_of_work(write=True) as uow:
+        site = next(uow.sites.find(layer_id="sanitation_zones"))
+        services.assign_sites("worker", [site.id], uow=uow, actor="t", now=now)
+        token = services.issue_token("worker", uow=uow, actor="t", now=now)
+    store.close()
+    ports = [_free_port(), _free_port()]
+    servers = [_serve(instance, port, tmp_path / f"serve-{port}.log") for port in ports]
+    photo = jpeg(size=(800, 600))
+    reports = [{"uuid": str(uuid.uuid4()), "checklist": ALL_PASS, "metrics": {},
+                "observed_at": datetime.now(UTC).isoformat()} for _ in range(5)]
+    answers: dict[str, list[tuple[int, int]]] = {r["uuid"]: [] for r in reports}
+    start = threading.Barrier(20)
+
+    def post(report: dict, port: int):
+        body, content_type = _multipart(report, photo)
+        start.wait()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("POST", f"/api/v1/sites/{site.id}/reports", body,
+                     {"Authorization": f"Bearer {token}", "Content-Type": content_type})
+        response = conn.getresponse()
+        answers[report["uuid"]].append((response.status, json.loads(response.read())["id"]))
+        conn.close()
+
+    try:
+        threads = [threading.Thread(target=post, args=(report, ports[i % 2]))
+                   for report in reports for i in range(4)]  # each report 4×, twice to each server
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=10)
+
+    for report_uuid, got in answers.items():
+        statuses = sorted(status for status, _ in got)
+        assert statuses == [200, 200, 200, 201], (report_uuid, got)
+        assert len({report_id for _, report_id in got}) == 1  # every answer names the same stored report
+    db = sqlite3.connect(instance / "onemap.db")
+    rows = db.execute("SELECT uuid, count(*) FROM reports GROUP BY uuid").fetchall()
+    originals = db.execute("SELECT original_key FROM photos").fetchall()
+    db.close()
+    assert sorted(rows) == sorted((r["uuid"], 1) for r in reports)
+    assert len(originals) == len(reports)
+    media = instance / "media" / "photos"
+    stored_originals = {str(p.relative_to(instance / "media")) for p in media.rglob("*.original.*")}
+    assert stored_originals == {key for (key,) in originals}  # the losers removed the files they wrote
