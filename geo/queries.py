@@ -93,7 +93,8 @@ def features_in_view(layer: LayerDef, query: ViewQuery, *, uow: UnitOfWork, user
     features = b",".join(
         b'{"type":"Feature","id":%d,"geometry":%s,"properties":%s}' % (row.id, text, dumps({
             "name": row.name, "status": status, "county": row.county,
-            "last_inspected_at": iso_or_none(row.last_inspected_at), "last_result": row.last_result}))
+            "last_inspected_at": iso_or_none(row.last_inspected_at), "last_result": row.last_result,
+            **({"unreviewed": True} if row.last_review == "pending" else {})}))
         for row, status, text in zip(rows, statuses, texts, strict=True))
     return b'{"type":"FeatureCollection",%s,"features":[%s]}' % (members[1:-1], features)
 

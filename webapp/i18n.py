@@ -40,6 +40,8 @@ MESSAGES = {
     "popup.pass": ("全部合格", "all passed"),
     "popup.fail": ("有不合格项", "items failed"),
     "popup.open_site": ("查看站点详情", "Open site page"),
+    "map.unreviewed": ("最近一次巡查待审核", "Latest report awaits review"),
+    "map.unreviewed_legend": ("虚线边框：最近一次巡查待审核", "Dashed outline: latest report awaits review"),
     "site.last_inspected": ("最近巡查", "Last inspection"),
     "site.attributes": ("基本信息", "Attributes"),
     "site.timeline": ("状态变化", "Status over time"),

@@ -171,7 +171,7 @@ class SiteRepo(_Repo):
         return sites
 
     VIEW_COLUMNS = ("id", "name", "status", "county", "last_report_id", "last_inspected_at", "last_result",
-                    "minx", "miny", "maxx", "maxy", "geom")
+                    "last_review", "minx", "miny", "maxx", "maxy", "geom")
 
     def view_rows(
         self,
@@ -370,7 +370,7 @@ _NOTE_FILED = t.sites.update().where(
     t.sites.c.id == sa.bindparam("site_id"),
     sa.or_(t.sites.c.last_inspected_at.is_(None), t.sites.c.last_inspected_at <= sa.bindparam("observed_at")),
 ).values(last_report_id=sa.bindparam("report_id"), last_inspected_at=sa.bindparam("observed_at"),
-         last_result=sa.bindparam("result"))
+         last_result=sa.bindparam("result"), last_review="pending")
 
 
 class ReportRepo(_Repo):
@@ -401,13 +401,13 @@ class ReportRepo(_Repo):
         """Point the site at its newest report that counts (not rejected); ``result_of(checklist)``."""
         r = t.reports.c
         row = self.c.execute(
-            sa.select(r.id, r.observed_at, r.checklist)
+            sa.select(r.id, r.observed_at, r.checklist, r.review_status)
             .where(r.site_id == site_id, r.review_status != "rejected")
             .order_by(r.observed_at.desc(), r.id.desc()).limit(1)
         ).first()
         values = (dict(last_report_id=row.id, last_inspected_at=row.observed_at,
-                       last_result=result_of(row.checklist)) if row else
-                  dict(last_report_id=None, last_inspected_at=None, last_result=None))
+                       last_result=result_of(row.checklist), last_review=row.review_status) if row else
+                  dict(last_report_id=None, last_inspected_at=None, last_result=None, last_review=None))
         self.c.execute(t.sites.update().where(t.sites.c.id == site_id).values(**values))
 
     def _photos(self, report_ids: list[int]) -> dict[int, list[dict]]:

@@ -79,6 +79,7 @@ sites = sa.Table(
     sa.Column("last_report_id", sa.Integer),
     sa.Column("last_inspected_at", UtcDateTime),
     sa.Column("last_result", sa.String(8)),  # "pass" | "fail"
+    sa.Column("last_review", sa.String(20)),  # that report's review: "pending" | "approved"
     # GeoJSON text of the geometry simplified for map zoom levels (geo.geometry.DISPLAY_LEVELS),
     # made once when the site is written so a map request only copies text.
     sa.Column("display_z8", sa.Text),

@@ -59,12 +59,23 @@ def test_planner_finds_heishan_overdue_villages_and_opens_one(live_server, page,
     assert len(villages) == 1 and seeded.name in villages[0]  # the one overdue village of Heishan
     assert all("黑山" in n or "重点村" in n for n in names)  # plus Heishan's mine: other layers unfiltered
     assert "county=210726" in page.url and "sanitation_zones%3Aoverdue" in page.url  # shareable view
+    # its latest report awaits review: marked in the list and outlined in dashes on the map
+    assert page.locator("#site-list li", has_text=seeded.name).locator(".unreviewed-badge").count() == 1
+    dashed = page.evaluate("""() => {
+        const names = [];
+        window[document.getElementById("map-script").dataset.map].eachLayer((l) => {
+          const site = l.feature && l.feature.properties.status;  // county outlines have none
+          if (site && l.options.dashArray) names.push(l.feature.properties.name);
+        });
+        return names; }""")
+    assert dashed == [seeded.name]
 
     # a click opens the popup; hostile note shows as text, never runs
     page.locator("#site-list li", has_text=seeded.name).locator("button.locate").click()
     popup = page.locator(".leaflet-popup-content .popup")
     popup.wait_for(timeout=5000)
     assert popup.locator("h3").inner_text() == seeded.name
+    assert popup.locator(".popup-unreviewed").inner_text() == "最近一次巡查待审核"
     page.wait_for_selector(".popup-note", timeout=5000)
     assert page.locator(".popup-note").inner_text() == HOSTILE_NOTE
     assert page.evaluate("window.__xss") is None

@@ -69,7 +69,7 @@ def test_a_report_is_stored_once_with_its_photos(app, client, zone):
     # the site now counts as inspected: status ok on the map
     features = client.get(f"/api/v1/layers/sanitation_zones/features?q={zone.name}",
                           headers={"Authorization": f"Bearer {token}"}).get_json()["features"]
-    assert features[0]["properties"]["status"] == "ok"
+    assert features[0]["properties"]["status"] == "ok" and features[0]["properties"]["unreviewed"] is True
     # derived copies follow the acknowledgement: EXIF-free JPEGs, served once they exist
     wait_for_photo_jobs(app)
     with client.get(created["photos"][0]["url"], headers={"Authorization": f"Bearer {token}"}) as shown:
@@ -213,6 +213,23 @@ def test_review_decisions_status_and_audit(app, client, zone):
     with app.app_context(), get_uow() as uow:
         actions = [(e.actor, e.action) for e in uow.audit.recent(10)]
     assert ("manager", "report.reject") in actions and ("worker", "report.file") in actions
+
+
+def test_the_map_marks_a_site_until_its_latest_report_is_reviewed(app, client, zone):
+    worker, manager = token_for(app, "worker"), token_for(app, "manager")
+    headers = {"Authorization": f"Bearer {manager}"}
+
+    def unreviewed():
+        features = client.get(f"/api/v1/layers/sanitation_zones/features?q={zone.name}",
+                              headers=headers).get_json()["features"]
+        return features[0]["properties"].get("unreviewed", False)
+
+    assert unreviewed() is False  # never inspected: nothing to review
+    report_id = post(client, zone.id, report(zone), token=worker).get_json()["id"]
+    assert unreviewed() is True
+    assert client.post(f"/api/v1/reports/{report_id}/review", json={"decision": "approve"},
+                       headers=headers).status_code == 200
+    assert unreviewed() is False
 
 
 def test_stage_layers_move_only_by_a_managers_decision(app, client):

@@ -101,6 +101,7 @@
       el("p", {}, el("span", { class: "swatch", style: `background:${colour(layerId, p.status)}` }),
         " ", status ? status.label : p.status),
       el("p", {}, `${text.last_inspected}: `, last),
+      p.unreviewed ? el("p", { class: "popup-unreviewed" }, text.unreviewed) : null,
       photo,
       el("a", { href: config.sitePage + feature.id, class: "popup-link" }, text.open_site));
     if (p.last_inspected_at) {
@@ -127,8 +128,10 @@
   config.layers.forEach((layer) => {
     const cluster = L.markerClusterGroup({ showCoverageOnHover: false, chunkedLoading: true, maxClusterRadius: 50 });
     const shapes = L.geoJSON(null, {
-      style: (f) => ({ color: colour(layer.id, f.properties.status), weight: f.geometry.type.includes("Line") ? 4 : 1.5,
-                       fillOpacity: 0.45 }),
+      // A site whose latest report awaits review keeps its status colour, outlined in dashes.
+      style: (f) => ({ color: colour(layer.id, f.properties.status), fillOpacity: 0.45,
+                       weight: (f.geometry.type.includes("Line") ? 4 : 1.5) + (f.properties.unreviewed ? 1 : 0),
+                       dashArray: f.properties.unreviewed ? "6 4" : null }),
       onEachFeature: (f, l) => bind(layer.id, f, l),
     });
     groups[layer.id] = { cluster, shapes, features: [], controller: null, truncated: false };
@@ -146,8 +149,10 @@
     collection.features.forEach((f) => {
       if (f.geometry.type === "Point") {
         const [lng, lat] = f.geometry.coordinates;
-        const marker = L.circleMarker([lat, lng], { radius: 8, color: "#fff", weight: 2, fillOpacity: 0.9,
-                                                    fillColor: colour(layerId, f.properties.status) });
+        const unreviewed = !!f.properties.unreviewed;
+        const marker = L.circleMarker([lat, lng], { radius: 8, fillOpacity: 0.9, fillColor: colour(layerId, f.properties.status),
+                                                    color: unreviewed ? "#333" : "#fff", weight: 2,
+                                                    dashArray: unreviewed ? "3 3" : null });
         bind(layerId, f, marker);
         markers.push(marker);
       } else {
@@ -183,7 +188,8 @@
       });
       return el("li", { "data-site": f.id },
         el("span", { class: "swatch", style: `background:${colour(layerId, f.properties.status)}` }),
-        el("a", { href: config.sitePage + f.id }, f.properties.name), locate);
+        el("a", { href: config.sitePage + f.id }, f.properties.name),
+        f.properties.unreviewed ? el("span", { class: "unreviewed-badge", title: text.unreviewed }, "●") : null, locate);
     }));
     listCount.textContent = `(${rows.length}${rows.length > LIST_MAX ? ", " + text.more : ""})`;
   }

@@ -1,0 +1,35 @@
+"""Migrations fill what they add for the data already stored."""
+
+import shapely
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+
+from geo.storage.sql import MIGRATIONS
+
+
+def test_0004_marks_sites_whose_latest_report_awaits_review(tmp_path):
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    wkb = shapely.to_wkb(shapely.box(121.0, 41.0, 121.01, 41.01))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0003")
+        run = connection.execute
+        run(sa.text("INSERT INTO layers (id, definition, updated_at) VALUES ('zones', '{}', '2026-01-01')"))
+        run(sa.text("INSERT INTO users (id, username, password_hash, role, active, created_at)"
+                    " VALUES (1, 'w', 'x', 'worker', 1, '2026-01-01')"))
+        for site_id, review in ((1, "pending"), (2, "approved"), (3, None)):
+            run(sa.text("INSERT INTO sites (id, layer_id, name, status, geom, minx, miny, maxx, maxy,"
+                        " attributes, version, created_at, updated_at, last_report_id) VALUES (:id, 'zones',"
+                        " 'z', 'ok', :g, 121, 41, 121.01, 41.01, '{}', 1, '2026-01-01', '2026-01-01', :r)"),
+                {"id": site_id, "g": wkb, "r": site_id if review else None})
+            if review:
+                run(sa.text("INSERT INTO reports (id, uuid, site_id, user_id, checklist, metrics, note,"
+                            " flags, observed_at, received_at, content_hash, review_status) VALUES (:id, :u,"
+                            " :id, 1, '{}', '{}', '', '[]', '2026-01-01', '2026-01-01', 'h', :s)"),
+                    {"id": site_id, "u": f"uuid-{site_id}", "s": review})
+        command.upgrade(config, "head")
+        rows = dict(run(sa.text("SELECT id, last_review FROM sites")).all())
+    assert rows == {1: "pending", 2: "approved", 3: None}
