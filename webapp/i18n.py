@@ -40,6 +40,8 @@ MESSAGES = {
     "popup.pass": ("全部合格", "all passed"),
     "popup.fail": ("有不合格项", "items failed"),
     "popup.open_site": ("查看站点详情", "Open site page"),
+    "assign.map_help": ("点击地图上的站点即可勾选或取消，再点“分配”或“取消分配”。",
+                        "Click sites on the map to tick or untick them, then Assign or Unassign."),
     "map.unreviewed": ("最近一次巡查待审核", "Latest report awaits review"),
     "map.unreviewed_legend": ("虚线边框：最近一次巡查待审核", "Dashed outline: latest report awaits review"),
     "site.last_inspected": ("最近巡查", "Last inspection"),

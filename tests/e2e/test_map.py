@@ -125,3 +125,18 @@ def test_unchecking_a_layer_hides_its_sites(live_server, page, seeded):
     after = page.locator("#site-list li").count()
     assert after < before and not page.locator("#site-list li", has_text="重点村").count()
     assert "layers=" in page.url
+
+
+def test_a_site_name_made_of_markup_shows_as_text_in_its_tooltip(live_server, page, app):
+    with app.app_context(), get_uow(write=True) as uow:
+        zone = next(uow.sites.find(layer_id="sanitation_zones"))
+        uow.connection.exec_driver_sql("UPDATE sites SET name = ? WHERE id = ?", (HOSTILE_NOTE, zone.id))
+        uow.commit()
+    _login(page, live_server)
+    opened = page.evaluate("""(id) => { let found = false;
+        window[document.getElementById("map-script").dataset.map].eachLayer((l) => {
+          if (l.feature && l.feature.id === id && l.openTooltip) { l.openTooltip(); found = true; } });
+        return found; }""", zone.id)
+    assert opened
+    assert page.locator(".leaflet-tooltip").inner_text() == HOSTILE_NOTE
+    assert page.evaluate("window.__xss") is None

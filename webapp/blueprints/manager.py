@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+import shapely
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from geo import accounts, inspections, services
+from geo.geometry import pixel_tolerance
+from geo.io.geojson import feature
 from geo.model import Conflict, InvalidInput, NotFound, OneMapError, PermissionDenied
 from geo.status import effective_status
 from webapp.auth import role_required
@@ -109,10 +112,19 @@ def _render_assign(filters: dict[str, str], error: str | None = None, checked: s
                      "code": code, "mine": site.id in own,
                      "others": [name for name in holders.get(site.id, []) if not worker or
                                 name != worker.username]})
+    map_features = {"type": "FeatureCollection", "features": [
+        feature(row["site"].id, _for_picking(row["site"].geometry),
+                {"name": row["site"].name, "mine": row["mine"]}) for row in rows]}
     return render_template("manager/assign.html", workers=workers, worker=worker, own_count=len(own),
+                           map_features=map_features,
                            rows=rows, truncated=truncated, limit=SITE_LIMIT, filters=filters,
                            layer_defs=layers(), counties=county_names(), error=error,
                            checked=checked), status
+
+
+def _for_picking(geometry):
+    """Detail enough to click on at a city's zoom (display level 11), not the surveyed outline."""
+    return shapely.simplify(geometry, pixel_tolerance(11), preserve_topology=True)
 
 
 @bp.get("/assign")

@@ -122,7 +122,7 @@
   function bind(layerId, feature, leafletLayer) {
     feature.leaflet = leafletLayer;
     leafletLayer.bindPopup(() => popupFor(layerId, feature), { maxWidth: 280 });
-    leafletLayer.bindTooltip(() => document.createTextNode(feature.properties.name).textContent);
+    leafletLayer.bindTooltip(() => document.createTextNode(feature.properties.name)); // a node: a string would be HTML
   }
 
   config.layers.forEach((layer) => {
