@@ -323,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
             prof = report.attempt(report.profile_request, instance, reqs["OneMap"], 40)
     info["load average at the end"] = results.load_average()
     minutes = (time.monotonic() - started) / 60
-    body = report.markdown(args, info, photo, phases, summary, checks, spy, prof, minutes)
+    body = report.markdown(args, info, photo, phases, summary, checks, spy, prof, minutes, THREADS)
     results.write_section(args.out, "report-ingest", body)
     print("\n" + body.split("### Setup")[0] + "### Results" + body.split("### Results", 1)[1])
     return 0 if summary["ratio"] >= 0.5 and summary["consistent"] else 1

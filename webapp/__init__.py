@@ -9,7 +9,6 @@ from flask import Flask
 
 from geo.layers import load_layers
 from geo.storage import open_store
-from webapp.context import lowest_cpu_priority
 from webapp.settings import Config, load_config
 
 
@@ -28,14 +27,14 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["onemap.store"] = open_store(config.database_url)
     app.extensions["onemap.layers"] = load_layers()
     app.extensions["onemap.photo_limits"] = config.photo_limits()
-    # One thread makes photo copies after each report is acknowledged (off the request path), at
-    # the lowest CPU priority: under a burst of filings the copies wait, the acknowledgements do not.
-    app.extensions["onemap.photo_jobs"] = ThreadPoolExecutor(
-        1, thread_name_prefix="onemap-photos", initializer=lowest_cpu_priority)
+    # One thread makes photo copies after each report is acknowledged (off the request path), in
+    # the quiet moments between requests (webapp.activity): the acknowledgements come first.
+    app.extensions["onemap.photo_jobs"] = ThreadPoolExecutor(1, thread_name_prefix="onemap-photos")
 
-    from webapp import assets, auth, errors, i18n
+    from webapp import activity, assets, auth, errors, i18n
     from webapp.blueprints import admin, api, health, manager, planner, reports_api, worker
 
+    activity.init_app(app)
     i18n.init_app(app)
     auth.init_app(app)
     errors.init_app(app)

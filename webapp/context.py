@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import threading
+import time
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
@@ -11,6 +10,7 @@ from flask import current_app
 
 from geo.model import LayerDef
 from geo.storage import Store, UnitOfWork
+from webapp.activity import MAX_DEFER
 
 
 def store() -> Store:
@@ -47,22 +47,11 @@ def derive_photos_later(report_ids: list[int]) -> None:
 
     app = current_app._get_current_object()
     media, limits = blobs(), photo_limits()
+    deadline = time.monotonic() + MAX_DEFER
 
     def work():
+        app.extensions["onemap.activity"].wait_quiet(deadline)  # acknowledgements first
         with app.app_context(), get_uow() as uow:
             inspections.derive_photos(report_ids, uow=uow, blobs=media, limits=limits)
 
     app.extensions["onemap.photo_jobs"].submit(work)
-
-
-def lowest_cpu_priority() -> None:
-    """Give the calling thread the lowest CPU priority (nice 19) where the system allows it.
-
-    Linux keeps a nice value per thread, so this leaves the request threads as they
-    are. Pillow releases the GIL while it decodes and encodes, so a starved photo
-    thread holds nothing the requests wait for.
-    """
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-    except (AttributeError, OSError):  # not Linux, or not permitted: copies just compete as before
-        pass

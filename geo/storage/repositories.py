@@ -92,7 +92,9 @@ def _site(row) -> Site:
     )
 
 
-_SITE_BY_ID = sa.select(t.sites).where(t.sites.c.id == sa.bindparam("site_id"))
+# A Site's columns: not the display forms, GeoJSON text only the map's view query reads.
+_SITE_COLUMNS = [c for c in t.sites.c if not c.name.startswith("display_")]
+_SITE_BY_ID = sa.select(*_SITE_COLUMNS).where(t.sites.c.id == sa.bindparam("site_id"))
 
 
 class SiteRepo(_Repo):
@@ -147,7 +149,7 @@ class SiteRepo(_Repo):
     ) -> Iterator[Site]:
         """Sites matching every filter given, in id order, streamed from the database."""
         s = t.sites.c
-        query = sa.select(t.sites).order_by(s.id)
+        query = sa.select(*_SITE_COLUMNS).order_by(s.id)
         if bbox is not None:
             query = query.where(self.store.layer_bbox_clause(layer_id, bbox))
         elif layer_id is not None:
