@@ -32,13 +32,25 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["onemap.photo_jobs"] = ThreadPoolExecutor(1, thread_name_prefix="onemap-photos")
 
     from webapp import activity, assets, auth, errors, i18n
-    from webapp.blueprints import admin, api, health, manager, planner, reports_api, worker
+    from webapp.blueprints import (
+        admin,
+        api,
+        exports,
+        health,
+        imports,
+        manager,
+        ogc,
+        planner,
+        reports_api,
+        worker,
+    )
 
     activity.init_app(app)
     i18n.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
     assets.init_app(app)
-    for blueprint in (health.bp, planner.bp, api.bp, worker.bp, manager.bp, admin.bp, reports_api.bp):
+    for blueprint in (health.bp, planner.bp, api.bp, worker.bp, manager.bp, admin.bp, reports_api.bp, ogc.bp,
+                      exports.bp, imports.bp):
         app.register_blueprint(blueprint)
     return app

@@ -1,4 +1,4 @@
-"""The `onemap` command: thin click wrappers over geo.services.
+"""The `onemap` command: thin click wrappers over the use cases in geo/.
 
 Exit status 0 on success; otherwise non-zero with a one-line reason on stderr.
 """
@@ -6,6 +6,7 @@ Exit status 0 on success; otherwise non-zero with a one-line reason on stderr.
 from __future__ import annotations
 
 import gc
+import json
 import sys
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from geo import credentials, services
+from geo import credentials, exports, imports, report_exports, services
 from geo.layers import load_layers
 from geo.model import ROLES, InvalidInput, NotFound, OneMapError
 from geo.storage import Store, open_store
@@ -218,16 +219,55 @@ def _layer(layer_id: str):
 @click.option("--layer", "layer_id", required=True)
 @click.option("--crs", help="EPSG code (e.g. 4490), gcj02 or bd09; default: the file's own, else WGS84")
 @click.option("--skip-invalid", is_flag=True, help="store the good features even if some are rejected")
-def import_(file: Path, layer_id: str, crs: str | None, skip_invalid: bool):
-    """Import GeoJSON / GeoPackage / zipped Shapefile / KML / CSV as new sites of a layer."""
+@click.option("--dry-run", is_flag=True, help="print what the import would do and write nothing")
+def import_(file: Path, layer_id: str, crs: str | None, skip_invalid: bool, dry_run: bool):
+    """Import GeoJSON / GeoPackage / zipped Shapefile / KML / CSV into a layer.
+
+    Features whose `ref` matches a stored site of the layer update it; the others are added.
+    """
     layer = _layer(layer_id)
     store = _store(load_config())
-    with _progress(f"importing into {layer_id}") as progress, store.unit_of_work(write=True) as uow:
-        result = services.import_sites(layer, file, crs=crs, skip_invalid=skip_invalid, uow=uow,
-                                       actor="cli", now=_now(), progress=progress)
+    if dry_run:
+        with store.unit_of_work() as uow:
+            plan = imports.preview_import(layer, file, crs, uow)
+        _echo_plan(plan)
+        if plan.rejections and not skip_invalid:
+            raise InvalidInput(f"{file.name}: {len(plan.rejections)} feature(s) rejected; the import would "
+                               "write nothing (or use --skip-invalid)", field="file", details=plan.rejections)
+        for rejection in plan.rejections:
+            click.echo(f"rejected feature {rejection.index}: {rejection.reason}", err=True)
+        return
+    with _progress(f"importing into {layer_id}") as progress, store.unit_of_work() as uow:
+        result = imports.import_sites(layer, file, crs=crs, skip_invalid=skip_invalid, uow=uow,
+                                      actor="cli", now=_now(), progress=progress)
     for rejection in result.rejections:
         click.echo(f"rejected feature {rejection.index}: {rejection.reason}", err=True)
-    click.echo(f"{layer_id}: {len(result.stored)} site(s) imported, {len(result.rejections)} rejected")
+    click.echo(f"{layer_id}: {len(result.stored)} site(s) imported, {len(result.rejections)} rejected "
+               f"({len(result.added)} added, {len(result.updated)} updated, "
+               f"{len(result.unchanged)} unchanged)")
+
+
+def _shown(value) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _echo_plan(plan: imports.ImportPlan) -> None:
+    """The preview of an import: counts, then each update with its changes (stdout)."""
+    crs = plan.source_crs or "EPSG:4326 (assumed: the file names no CRS)"
+    click.echo(f"{plan.file} → {plan.layer} ({plan.format}, {crs}); dry run, nothing written")
+    click.echo(f"{len(plan.additions)} to add, {len(plan.updates)} to update, "
+               f"{len(plan.unchanged)} unchanged, {len(plan.rejections)} rejected")
+    for note in plan.notes:
+        click.echo(f"note: {note}")
+    for addition in plan.additions:
+        click.echo(f"add feature {addition.index}: {addition.site.name}"
+                   + (f" (ref {addition.site.ref})" if addition.site.ref else ""))
+    for update in plan.updates:
+        changes = [f"{c.field} {_shown(c.before)} → {_shown(c.after)}" for c in update.changes]
+        if update.geometry_changed:
+            changes.append("geometry changed")
+        click.echo(f"update feature {update.index} (ref {update.site.ref}, site {update.site.id}): "
+                   + "; ".join(changes))
 
 
 def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
@@ -242,20 +282,68 @@ def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
     return minx, miny, maxx, maxy
 
 
+def _time(value: str | None, option: str, *, end: bool):
+    try:
+        return exports.parse_time(value, end=end)
+    except ValueError as exc:
+        raise InvalidInput(f"{option}: {exc}", field=option) from None
+
+
+def _photo_urls(base_url: str):
+    """Absolute addresses of photos' shown copies, built from the app's own route (they need a login)."""
+    from urllib.parse import urlsplit
+
+    from flask import Flask
+
+    from webapp.blueprints import planner
+
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidInput(f"--base-url {base_url!r}: give the app's address, e.g. https://onemap.example.org",
+                           field="--base-url")
+    routes = Flask(__name__)
+    routes.register_blueprint(planner.bp)
+    urls = routes.url_map.bind(parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme)
+    return lambda photo_id: urls.build("planner.photo", {"photo_id": photo_id, "kind": "display"},
+                                       force_external=True)
+
+
 @main.command("export")
 @click.argument("layer_id")
 @click.option("--format", "fmt", default="geojson", show_default=True,
               type=click.Choice(["geojson", "gpkg", "csv", "kml", "xlsx"]))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--status", multiple=True, help="status code; repeat for several")
+@click.option("--status", multiple=True, help="status code, as the map shows it; repeat for several")
 @click.option("--county", help="county code, e.g. 210726")
 @click.option("--bbox", help="minx,miny,maxx,maxy (WGS84 degrees)")
+@click.option("--since", help="last inspection (with --reports: the report's time) on or after this: "
+                              "YYYY-MM-DD (a day in China Standard Time) or an ISO 8601 time with offset")
+@click.option("--until", help="last inspection (with --reports: the report's time) on or before this")
+@click.option("--lang", type=click.Choice(exports.LANGUAGES),
+              help="language of status labels and CSV / XLSX headers (default: ONEMAP_LANG)")
+@click.option("--reports", is_flag=True,
+              help="export the layer's inspection reports (points at their GPS fix) instead of its sites")
+@click.option("--base-url", default="http://127.0.0.1:5000", show_default=True,
+              help="the app's address, for the photo links of --reports")
 def export(layer_id: str, fmt: str, output: Path, status: tuple[str, ...], county: str | None,
-           bbox: str | None):
-    """Export a layer's sites (RFC 7946 GeoJSON: WGS84, right-hand polygons)."""
+           bbox: str | None, since: str | None, until: str | None, lang: str | None, reports: bool,
+           base_url: str):
+    """Export a layer's sites, or with --reports its inspection reports (GeoJSON per RFC 7946)."""
+    config = load_config()
     layer = _layer(layer_id)
-    store = _store(load_config())
+    start, end = _time(since, "--since", end=False), _time(until, "--until", end=True)
+    lang = lang or config.lang
+    if reports and (status or bbox):
+        raise InvalidInput("--status and --bbox choose sites; with --reports use --since, --until, --county",
+                           field="--reports")
+    store = _store(config)
     with store.unit_of_work() as uow:
-        n = services.export_sites(layer, output, fmt, uow=uow, status=status or None, county=county,
-                                  bbox=_bbox(bbox))
-    click.echo(f"{layer_id}: {n} site(s) written to {output}")
+        if reports:
+            n = report_exports.export_reports(layer, output, fmt, uow=uow, actor="cli", now=_now(),
+                                              photo_url=_photo_urls(base_url), lang=lang,
+                                              filters=report_exports.ReportFilter(start, end, county))
+        else:
+            filters = exports.SiteFilter(frozenset(status), county, _bbox(bbox), start, end)
+            n = exports.export_sites(layer, output, fmt, uow=uow, actor="cli", now=_now(), filters=filters,
+                                     lang=lang)
+    click.echo(f"{layer_id}: {n} {'report' if reports else 'site'}(s) written to {output}")

@@ -1,0 +1,365 @@
+"""Exports of a layer's sites, as streamed GeoJSON or as a file through GDAL, and what every export shares.
+
+Each site carries the status the map shows (cadence layers derive it at read
+time), its latest inspection and how many reports count towards it. Filters are
+the map's (status, county, bbox) plus the time of the last inspection. GeoJSON
+follows RFC 7946 (WGS84 lon/lat, counter-clockwise exterior rings, no ``crs``,
+6 decimals) and is produced batch by batch, so memory stays flat whatever the
+layer's size. Every export is written to the audit log with its filters and count.
+Reports are exported by geo.report_exports, with the helpers here.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import shapely
+
+from geo.geometry import orient_rfc7946
+from geo.io.formats import writable_format
+from geo.io.geojson import dumps, feature
+from geo.io.write import write_features
+from geo.model import InvalidInput, LayerDef
+from geo.status import effective_status
+from geo.storage.base import Store, UnitOfWork
+
+LANGUAGES = ("zh_CN", "en")
+# A date given without a time is a calendar day where the users are (China Standard Time),
+# and so is the date in a download's name.
+LOCAL_TIME = timezone(timedelta(hours=8), "UTC+08:00")
+BATCH = 1000  # sites per GeoJSON chunk: vectorised geometry work, a few MB at most in memory
+
+# Column headers of tabular site exports (CSV, XLSX) for what is not in a layer definition.
+HEADERS: dict[str, dict[str, str]] = {
+    "id": {"zh_CN": "编号", "en": "ID"},
+    "layer": {"zh_CN": "图层", "en": "Layer"},
+    "name": {"zh_CN": "名称", "en": "Name"},
+    "status": {"zh_CN": "状态代码", "en": "Status code"},
+    "status_label": {"zh_CN": "状态", "en": "Status"},
+    "county": {"zh_CN": "县（市、区）代码", "en": "County code"},
+    "ref": {"zh_CN": "来源编号", "en": "Source key"},
+    "last_inspected_at": {"zh_CN": "最近巡查时间", "en": "Last inspected"},
+    "last_result": {"zh_CN": "最近巡查结果", "en": "Last result"},
+    "report_count": {"zh_CN": "有效报告数", "en": "Reports (not rejected)"},
+    "version": {"zh_CN": "版本", "en": "Version"},
+    "updated_at": {"zh_CN": "更新时间", "en": "Updated"},
+}
+TRANSLATED_HEADERS = ("csv", "xlsx")  # tables read by people; GIS formats keep the stable keys
+
+
+@dataclass(frozen=True)
+class SiteFilter:
+    """Which sites an export holds; ``since`` / ``until`` bound the last inspection, both inclusive."""
+
+    status: frozenset[str] = frozenset()
+    county: str | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def audit(self) -> dict[str, Any]:
+        return _given({"status": sorted(self.status), "county": self.county,
+                       "bbox": list(self.bbox) if self.bbox else None, "since": iso(self.since),
+                       "until": iso(self.until)})
+
+
+def _given(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value not in (None, [], "")}
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def parse_time(text: str | None, *, end: bool = False) -> datetime | None:
+    """A ``since`` / ``until`` value: an ISO 8601 time with a UTC offset, or a date (YYYY-MM-DD).
+
+    A date is a whole day in China Standard Time: its first instant, or with ``end``
+    its last, so that ``until=2026-05-31`` includes the 31st. ValueError says what is wrong.
+    """
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        day = None
+    if day is not None:
+        start = datetime.combine(day, time(), LOCAL_TIME)
+        return start + timedelta(days=1, microseconds=-1) if end else start
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is neither a date (YYYY-MM-DD) nor an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} needs a UTC offset, e.g. {text}+08:00")
+    return moment
+
+
+def download_name(layer_id: str, ext: str, now: datetime, *, reports: bool = False) -> str:
+    """``<layer>-<YYYY-MM-DD>.<ext>`` (``<layer>-reports-…`` for reports), dated where the users are."""
+    kind = "-reports" if reports else ""
+    return f"{layer_id}{kind}-{now.astimezone(LOCAL_TIME).date().isoformat()}.{ext}"
+
+
+def check_site_filter(layer: LayerDef, filters: SiteFilter, lang: str, uow: UnitOfWork) -> None:
+    """InvalidInput naming the filter that cannot be applied to ``layer``."""
+    for code in sorted(filters.status):
+        if not layer.status(code):
+            raise InvalidInput(f"status: {code!r} is not a status of {layer.id}", field="status")
+    check_common(filters.since, filters.until, filters.county, lang, uow)
+
+
+# ------------------------------------------------------------------ shared by every export
+def check_common(since: datetime | None, until: datetime | None, county: str | None, lang: str,
+                 uow: UnitOfWork) -> None:
+    """InvalidInput naming the first of the filters every export takes that cannot be applied."""
+    if since and until and until < since:
+        raise InvalidInput(f"until: {until.isoformat()} is before since {since.isoformat()}", field="until")
+    if county and county not in uow.counties.names():
+        raise InvalidInput(f"county: no county with code {county!r}", field="county")
+    if lang not in LANGUAGES:
+        raise InvalidInput(f"lang: {lang!r} is not one of {', '.join(LANGUAGES)}", field="lang")
+
+
+def label_in(label: dict[str, str], lang: str) -> str:
+    """A layer definition's {"zh_CN", "en"} label in ``lang`` (Chinese when there is no such text)."""
+    return label.get(lang) or label.get("zh_CN") or next(iter(label.values()), "")
+
+
+def with_unit(text: str, unit: str | None, lang: str) -> str:
+    """A column header with its unit, in the brackets of the language."""
+    if not unit:
+        return text
+    return f"{text}（{unit}）" if lang == "zh_CN" else f"{text} ({unit})"
+
+
+def unique_headers(fixed: dict[str, dict[str, str]], own: dict[str, str], lang: str) -> dict[str, str]:
+    """Headers with no two alike (a layer's label could repeat a fixed one): the later gets its key."""
+    out: dict[str, str] = {}
+    seen: set[str] = set()
+    for key, text in [*((k, label_in(v, lang)) for k, v in fixed.items()), *own.items()]:
+        if key in out:
+            continue
+        if text.casefold() in seen:
+            text = f"{text} [{key}]"
+        seen.add(text.casefold())
+        out[key] = text
+    return out
+
+
+def gdal_feature(id: int, geometry, properties: dict[str, Any], headers: dict[str, str] | None) -> dict:
+    """A feature for geo.io.write: the id as the first column, headers translated for people's tables."""
+    row = {"id": id, **properties}
+    if headers:
+        row = {headers.get(key, key): value for key, value in row.items()}
+    return feature(None, geometry, row)
+
+
+def headers_for(fmt: str, headers: dict[str, str]) -> dict[str, str] | None:
+    """The translated headers for a format read by people (CSV, XLSX), else None: GIS formats keep keys."""
+    return headers if fmt in TRANSLATED_HEADERS else None
+
+
+def record_export(uow: UnitOfWork, action: str, layer: LayerDef, fmt: str, filters, lang: str, count: int,
+                  actor: str | None, now: datetime, complete: bool = True) -> None:
+    """The audit entry of an export (committed): format, filters, language, count, whether it completed."""
+    uow.begin_write()
+    uow.audit.record(actor, action, f"layer:{layer.id}",
+                     {"format": fmt, "filters": filters.audit(), "lang": lang, "count": count,
+                      "complete": complete}, now)
+    uow.commit()
+
+
+def write_atomically(chunks: Iterable[bytes], path: Path) -> None:
+    """Write chunks to a temporary name beside ``path``, then rename: the file appears whole or not at all."""
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
+    try:
+        with temporary.open("wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------ sites
+SITE_HEAD = ("layer", "name", "status", "status_label", "county", "ref")
+SITE_TAIL = ("last_inspected_at", "last_result", "report_count", "version", "updated_at")
+
+
+class SiteProperties:
+    """What a site says of itself in exports, for one layer and language (labels looked up once).
+
+    The status the map shows with its label, every attribute of the layer (null when
+    not set, so every row has the same columns), the latest inspection and how many
+    reports count towards the site. Called per row of ``SiteRepo.export_batches``.
+    """
+
+    def __init__(self, layer: LayerDef, lang: str, *, times_as_text: bool = True):
+        # For GeoJSON the times stay datetimes: orjson writes the same ISO 8601 text, faster.
+        self.times_as_text = times_as_text
+        self.layer_id = layer.id
+        self.labels = {s.code: label_in(s.label, lang) for s in layer.statuses}
+        self.fixed = frozenset(SITE_HEAD + SITE_TAIL)  # attributes never override these
+        self.declared = [a.name for a in layer.attributes if a.name not in self.fixed]
+
+    def __call__(self, row, status: str, reports: int) -> dict[str, Any]:
+        stored = orjson.loads(row.attributes) if row.attributes else {}
+        out = {"layer": self.layer_id, "name": row.name, "status": status,
+               "status_label": self.labels.get(status, status), "county": row.county, "ref": row.ref}
+        get = stored.get
+        out.update({name: get(name) for name in self.declared})
+        if not stored.keys() <= out.keys():  # values stored before an attribute left the definition
+            out.update({k: v for k, v in stored.items() if k not in out and k not in self.fixed})
+        out.update(last_inspected_at=row.last_inspected_at, last_result=row.last_result, report_count=reports,
+                   version=row.version, updated_at=row.updated_at)
+        if self.times_as_text:
+            out["last_inspected_at"], out["updated_at"] = iso(row.last_inspected_at), iso(row.updated_at)
+        return out
+
+
+def site_headers(layer: LayerDef, lang: str) -> dict[str, str]:
+    """{property key: column header in ``lang``} for a layer's site exports."""
+    labels = {a.name: with_unit(label_in(a.label, lang), a.unit, lang) for a in layer.attributes}
+    return unique_headers(HEADERS, labels, lang)
+
+
+def _site_batches(layer: LayerDef, filters: SiteFilter, uow: UnitOfWork,
+                  now: datetime) -> Iterator[list[tuple[Any, str]]]:
+    """Lists of (lean row, status shown on the map) of the sites matching the filters, in id order."""
+    derived = layer.status_mode == "cadence"  # its stored status is not what the map shows: filter after
+    batches = uow.sites.export_batches(
+        layer.id, status=None if derived else filters.status, county=filters.county, bbox=filters.bbox,
+        since=filters.since, until=filters.until, size=BATCH)
+    for rows in batches:
+        pairs = [(row, effective_status(layer, row.status, row.last_inspected_at, row.last_result, now))
+                 for row in rows]
+        if filters.status:
+            pairs = [(row, status) for row, status in pairs if status in filters.status]
+        if pairs:
+            yield pairs
+
+
+_RAGGED = {0: "Point", 1: "LineString", 3: "Polygon"}  # shapely type ids written from numpy arrays
+
+
+def rfc7946_geometries(wkbs: list[bytes]) -> list[Any]:
+    """GeoJSON geometries of a batch of WKB, for ``dumps``: exterior rings counter-clockwise, holes
+    clockwise (RFC 7946 §3.1.6), coordinates at 6 decimals.
+
+    Points, lines and polygons become dicts whose coordinates are numpy slices of
+    shapely's ragged arrays, which orjson writes directly; this is hand-made because
+    GEOS's own GeoJSON writer (``shapely.to_geojson``, kept for multi-part geometries)
+    took half of a large export's time. Stored coordinates already have 6 decimals;
+    rounding again costs little and guarantees it.
+    """
+    geometries = orient_rfc7946(shapely.from_wkb(wkbs))
+    out: list[Any] = [None] * len(geometries)
+    types = shapely.get_type_id(geometries)
+    for type_id in np.unique(types).tolist():
+        index = np.flatnonzero(types == type_id).tolist()
+        group = geometries[index]
+        if type_id in _RAGGED:
+            values = _from_ragged(group, type_id)
+        else:
+            rounded = shapely.transform(group, lambda xy: np.round(xy, 6), include_z=None)
+            values = [orjson.Fragment(text) for text in shapely.to_geojson(rounded)]
+        for i, value in zip(index, values, strict=True):
+            out[i] = value
+    return out
+
+
+def _from_ragged(group, type_id: int) -> list[dict[str, Any]]:
+    _, coords, offsets = shapely.to_ragged_array(group)
+    coords = np.round(coords, 6)
+    kind = _RAGGED[type_id]
+    if kind == "Point":
+        return [{"type": kind, "coordinates": xy} for xy in coords]
+    if kind == "LineString":
+        ends = offsets[0].tolist()
+        return [{"type": kind, "coordinates": coords[a:b]} for a, b in zip(ends, ends[1:], strict=False)]
+    rings, polygons = offsets[0].tolist(), offsets[1].tolist()
+    return [{"type": kind, "coordinates": [coords[rings[k]:rings[k + 1]] for k in range(a, b)]}
+            for a, b in zip(polygons, polygons[1:], strict=False)]
+
+
+def _site_chunks(layer: LayerDef, filters: SiteFilter, uow: UnitOfWork, now: datetime, lang: str,
+                 counter: list[int]) -> Iterator[bytes]:
+    """The FeatureCollection as byte chunks, one per batch of sites; ``counter[0]`` counts the features."""
+    counts = uow.reports.counts_for_layer(layer.id)
+    properties = SiteProperties(layer, lang, times_as_text=False)
+    yield b'{"type":"FeatureCollection","features":['
+    separator = b""
+    for batch in _site_batches(layer, filters, uow, now):
+        geometries = rfc7946_geometries([row.geom for row, _ in batch])
+        chunk = separator + b",".join(
+            dumps({"type": "Feature", "id": row.id, "geometry": geometry,
+                   "properties": properties(row, status, counts.get(row.id, 0))})
+            for (row, status), geometry in zip(batch, geometries, strict=True))
+        counter[0] += len(batch)
+        yield chunk
+        separator = b","
+    yield b"]}"
+
+
+def _site_features(layer: LayerDef, filters: SiteFilter, fmt: str, uow: UnitOfWork, now: datetime,
+                   lang: str, counter: list[int]) -> Iterator[dict]:
+    counts = uow.reports.counts_for_layer(layer.id)
+    properties = SiteProperties(layer, lang)
+    headers = headers_for(fmt, site_headers(layer, lang))
+    for batch in _site_batches(layer, filters, uow, now):
+        geometries = shapely.from_wkb([row.geom for row, _ in batch])
+        for (row, status), geometry in zip(batch, geometries, strict=True):
+            counter[0] += 1
+            yield gdal_feature(row.id, geometry, properties(row, status, counts.get(row.id, 0)), headers)
+
+
+def export_sites(layer: LayerDef, path: str | Path, fmt: str, *, uow: UnitOfWork, actor: str | None,
+                 now: datetime, filters: SiteFilter = SiteFilter(), lang: str = "zh_CN") -> int:
+    """Write a layer's sites (filtered) to ``path`` as ``fmt``; returns how many. Audited.
+
+    GeoJSON is streamed to disk; the other formats go through GDAL (geo.io.write).
+    The file appears whole or not at all.
+    """
+    spec = writable_format(fmt)
+    check_site_filter(layer, filters, lang, uow)
+    counter = [0]
+    if spec.id == "geojson":
+        write_atomically(_site_chunks(layer, filters, uow, now, lang, counter), Path(path))
+    else:
+        write_features(_site_features(layer, filters, spec.id, uow, now, lang, counter), path, spec.id)
+    record_export(uow, "sites.export", layer, spec.id, filters, lang, counter[0], actor, now)
+    return counter[0]
+
+
+def stream_sites(layer: LayerDef, *, store: Store, actor: str | None, now: datetime,
+                 filters: SiteFilter = SiteFilter(), lang: str = "zh_CN") -> Iterator[bytes]:
+    """A layer's sites as GeoJSON byte chunks, for a response body.
+
+    The filters are checked now (so a bad one is an error before anything is sent);
+    the stream opens its own unit of work, since it outlives the caller, and writes
+    the audit entry when it ends, marked incomplete if the client went away first.
+    """
+    with store.unit_of_work() as uow:
+        check_site_filter(layer, filters, lang, uow)
+
+    def chunks() -> Iterator[bytes]:
+        counter, complete = [0], False
+        with store.unit_of_work() as uow:
+            try:
+                yield from _site_chunks(layer, filters, uow, now, lang, counter)
+                complete = True
+            finally:
+                record_export(uow, "sites.export", layer, "geojson", filters, lang, counter[0], actor, now,
+                              complete)
+
+    return chunks()
