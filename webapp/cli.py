@@ -347,3 +347,36 @@ def export(layer_id: str, fmt: str, output: Path, status: tuple[str, ...], count
             n = exports.export_sites(layer, output, fmt, uow=uow, actor="cli", now=_now(), filters=filters,
                                      lang=lang)
     click.echo(f"{layer_id}: {n} {'report' if reports else 'site'}(s) written to {output}")
+
+
+@main.command("backup")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def backup_(directory: Path):
+    """Copy the database and the photos into a new folder, consistently, while the app runs."""
+    from geo import backup
+    from geo.storage.blobs import open_blobs
+
+    config = load_config()
+    store = _store(config)
+    manifest = backup.backup(store, open_blobs(config.media_url), directory, now=_now())
+    store.close()
+    counts = ", ".join(f"{n} {name}" for name, n in manifest["counts"].items())
+    click.echo(f"backup in {directory}: {counts}; {len(manifest['files'])} photo file(s)")
+    if manifest["missing"]:
+        click.echo(f"{len(manifest['missing'])} shown copy(ies) not made yet; the restored server makes them")
+
+
+@main.command("restore")
+@click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--force", is_flag=True, help="replace an instance that already holds data")
+def restore_(directory: Path, force: bool):
+    """Put a backup made by `onemap backup` into this instance (an empty one, unless --force)."""
+    from geo import backup
+    from geo.storage.blobs import open_blobs
+
+    config = load_config()
+    store = open_store(config.database_url)
+    manifest = backup.restore(store, open_blobs(config.media_url), directory, force=force)
+    store.close()
+    counts = ", ".join(f"{n} {name}" for name, n in manifest["counts"].items())
+    click.echo(f"restored from {directory} (made {manifest['created_at']}): {counts}")

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
+
+from geo.model import InvalidInput
 
 
 class UnitOfWork(ABC):
@@ -63,3 +66,13 @@ class Store(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional for backends with nothing to release
         """Release connections."""
+
+    def dump(self, path: Path) -> None:
+        """Write a consistent copy of the whole database to the file ``path`` while it is in use."""
+        raise InvalidInput(f"backups of {self.url.split(':', 1)[0]} databases are not available",
+                           field="ONEMAP_DATABASE_URL")
+
+    def load(self, path: Path) -> None:
+        """Replace the whole database by the copy ``dump`` wrote to ``path``."""
+        raise InvalidInput(f"restoring {self.url.split(':', 1)[0]} databases is not available",
+                           field="ONEMAP_DATABASE_URL")

@@ -9,9 +9,13 @@ R*Tree table that the first migration creates.
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from geo.model import InvalidInput
 from geo.storage import schema as t
 from geo.storage.sql import SqlStore, _json
 
@@ -41,6 +45,29 @@ class SqliteStore(SqlStore):
             connection.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
+
+    def dump(self, path: Path) -> None:
+        # SQLite's online backup API: a consistent snapshot while readers and writers go on.
+        with self.engine.connect() as connection:
+            target = sqlite3.connect(path)
+            try:
+                connection.connection.dbapi_connection.backup(target)
+            finally:
+                target.close()
+
+    def load(self, path: Path) -> None:
+        source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            verdict = source.execute("PRAGMA integrity_check").fetchone()[0]
+            if verdict != "ok":
+                raise InvalidInput(f"{path.name}: the database copy is damaged ({verdict})", field=path.name)
+            with self.engine.connect() as connection:
+                source.backup(connection.connection.dbapi_connection)
+        except sqlite3.DatabaseError as exc:
+            raise InvalidInput(f"{path.name}: not a SQLite database ({exc})", field=path.name) from None
+        finally:
+            source.close()
+        self.engine.dispose()  # pooled connections may hold pages of the replaced database
 
     def _connect(self, write: bool) -> sa.Connection:
         connection = self.engine.connect()

@@ -1,0 +1,100 @@
+"""`onemap backup DIR` and `onemap restore DIR`: a consistent copy of database and photos, and back."""
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from geo import services
+from geo.storage import open_store
+from tests.factories import ALL_PASS, add_report
+from webapp.cli import init_instance, main
+from webapp.settings import load_config
+
+
+def onemap(instance: Path, *args):
+    """Run `onemap` in-process on ``instance``; (exit code, output)."""
+    result = CliRunner().invoke(main, [str(a) for a in args], env={"ONEMAP_INSTANCE": str(instance)})
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def source(tmp_path):
+    """An instance with the dataset, a worker, and two reports with photos."""
+    instance = tmp_path / "source"
+    config = load_config(env={"ONEMAP_INSTANCE": str(instance)})
+    store, _ = init_instance(config)
+    now = datetime.now(UTC)
+    with store.unit_of_work(write=True) as uow:
+        services.add_user("worker", "worker", "correct horse 9", uow=uow, actor="t", now=now)
+    with store.unit_of_work(write=True) as uow:
+        zones = [s.id for s in uow.sites.find(layer_id="sanitation_zones", limit=2)]
+        for n, zone in enumerate(zones):
+            add_report(uow, zone, "worker", checklist=ALL_PASS, note=f"第{n}次", photos=2,
+                       observed_at=now - timedelta(days=n), media_url=config.media_url)
+        uow.commit()
+    store.close()
+    return instance
+
+
+def snapshot(instance: Path) -> dict:
+    """What a user would compare: sites, reports with photos, users, and the photo files' bytes."""
+    store = open_store(f"sqlite:///{instance / 'onemap.db'}")
+    with store.unit_of_work() as uow:
+        sites = [(s.id, s.layer_id, s.name, s.status, s.geometry.wkb, s.last_report_id)
+                 for s in uow.sites.find()]
+        reports = uow.reports.find(limit=10_000)
+        users = [(u.username, u.role, u.active) for u in uow.users.all()]
+        keys = sorted(uow.reports.photo_keys())
+    store.close()
+    files = {key: (instance / "media" / key).read_bytes() for key in keys}
+    return {"sites": sites, "reports": reports, "users": users, "files": files}
+
+
+def test_a_backup_restored_into_an_empty_instance_is_the_same_instance(source, tmp_path):
+    code, out = onemap(source, "backup", tmp_path / "backup")
+    assert code == 0, out
+    assert "4 photos" in out and "12 photo file(s)" in out
+    target = tmp_path / "target"
+    code, out = onemap(target, "restore", tmp_path / "backup")
+    assert code == 0, out
+    restored = snapshot(target)
+    assert restored == snapshot(source)
+    assert len(restored["reports"]) == 2 and len(restored["files"]) == 12
+    code, out = onemap(target, "init")  # the restored instance is a working one
+    assert code == 0 and "sites: 0 new" in out
+
+
+def test_restore_refuses_an_instance_that_holds_data_unless_forced(source, tmp_path):
+    assert onemap(source, "backup", tmp_path / "backup")[0] == 0
+    other = tmp_path / "other"
+    init_instance(load_config(env={"ONEMAP_INSTANCE": str(other)}))[0].close()
+    before = snapshot(other)
+    code, out = onemap(other, "restore", tmp_path / "backup")
+    assert code != 0 and "already holds data" in out
+    assert snapshot(other) == before
+    code, out = onemap(other, "restore", tmp_path / "backup", "--force")
+    assert code == 0, out
+    assert snapshot(other) == snapshot(source)
+
+
+def test_a_damaged_backup_is_refused_before_anything_is_written(source, tmp_path):
+    backup = tmp_path / "backup"
+    assert onemap(source, "backup", backup)[0] == 0
+    photo = next((backup / "media").rglob("*.original.jpg"))
+    photo.write_bytes(photo.read_bytes()[:-10])
+    target = tmp_path / "target"
+    code, out = onemap(target, "restore", backup)
+    assert code != 0 and photo.name in out and "changed since the backup" in out
+    assert not (target / "media").exists() or not any((target / "media").rglob("*.jpg"))
+
+
+def test_backup_never_writes_into_a_folder_that_holds_files(source, tmp_path):
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("keep me")
+    code, out = onemap(source, "backup", busy)
+    assert code != 0 and "not empty" in out
+    assert [p.name for p in busy.iterdir()] == ["notes.txt"]
+    assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]  # nothing left half-written
