@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from geo.exports import parse_time
+from geo.exports import SiteProperties, parse_time
 from geo.io.geojson import feature
 from geo.model import LayerDef, NotFound, Site
 from geo.status import effective_status
@@ -69,32 +69,10 @@ class ItemPage:
     matched: int  # features meeting every filter, across all pages
 
 
-_FIXED = ("layer", "name", "status", "status_label", "county", "ref",
-          "last_inspected_at", "last_result", "report_count", "version", "updated_at")
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
 def site_feature(layer: LayerDef, site: Site, now: datetime, report_count: int = 0) -> dict[str, Any]:
-    """A site as a GeoJSON Feature with the columns of a GeoJSON export.
-
-    The status the map shows (cadence applied) with its Chinese label, every
-    attribute of the layer (null when not set, so every feature has the same
-    properties), its latest inspection and how many reports count towards it.
-    """
+    """A site as a GeoJSON Feature with the properties of a GeoJSON export (Chinese status label)."""
     status = effective_status(layer, site.status, site.last_inspected_at, site.last_result, now)
-    definition = layer.status(status)
-    properties: dict[str, Any] = {
-        "layer": layer.id, "name": site.name, "status": status,
-        "status_label": definition.label["zh_CN"] if definition else status,
-        "county": site.county, "ref": site.ref}
-    properties |= {a.name: site.attributes.get(a.name) for a in layer.attributes if a.name not in _FIXED}
-    properties |= {k: v for k, v in site.attributes.items() if k not in _FIXED and k not in properties}
-    properties |= {"last_inspected_at": _iso(site.last_inspected_at), "last_result": site.last_result,
-                   "report_count": report_count, "version": site.version, "updated_at": _iso(site.updated_at)}
-    return feature(site.id, site.geometry, properties)
+    return feature(site.id, site.geometry, SiteProperties(layer, "zh_CN")(site, status, report_count))
 
 
 def _features(layer: LayerDef, ids: list[int], *, uow: UnitOfWork, now: datetime) -> list[dict[str, Any]]:

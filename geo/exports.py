@@ -201,7 +201,7 @@ class SiteProperties:
 
     The status the map shows with its label, every attribute of the layer (null when
     not set, so every row has the same columns), the latest inspection and how many
-    reports count towards the site. Called per row of ``SiteRepo.export_batches``.
+    reports count towards the site. Called per row of ``SiteRepo.export_batches``, or with a Site.
     """
 
     def __init__(self, layer: LayerDef, lang: str, *, times_as_text: bool = True):
@@ -213,7 +213,9 @@ class SiteProperties:
         self.declared = [a.name for a in layer.attributes if a.name not in self.fixed]
 
     def __call__(self, row, status: str, reports: int) -> dict[str, Any]:
-        stored = orjson.loads(row.attributes) if row.attributes else {}
+        stored = row.attributes or {}  # JSON text from export_batches, a dict from a Site
+        if isinstance(stored, str):
+            stored = orjson.loads(stored)
         out = {"layer": self.layer_id, "name": row.name, "status": status,
                "status_label": self.labels.get(status, status), "county": row.county, "ref": row.ref}
         get = stored.get

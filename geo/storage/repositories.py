@@ -225,16 +225,21 @@ class SiteRepo(_Repo):
         if ids is not None:
             query = query.where(s.id.in_(list(ids)))
         rows = self.c.execute(query).all()
-        if bbox is None or not rows:
-            return rows
+        return rows if bbox is None else self._really_in(rows, bbox)
+
+    def _really_in(self, rows: list, bbox) -> list:
+        """The rows (with minx … maxy and geom) whose geometry meets ``bbox``, in order.
+
+        Only the rows whose box crosses the edge of ``bbox`` have their geometry decoded.
+        """
         minx, miny, maxx, maxy = bbox
-        inside = [minx <= r.minx and r.maxx <= maxx and miny <= r.miny and r.maxy <= maxy for r in rows]
-        edge = [i for i, within in enumerate(inside) if not within]
+        keep = [minx <= r.minx and r.maxx <= maxx and miny <= r.miny and r.maxy <= maxy for r in rows]
+        edge = [i for i, inside in enumerate(keep) if not inside]
         if edge:
             hits = self.store.exact_mask(shapely.from_wkb([rows[i].geom for i in edge]), bbox)
             for i, hit in zip(edge, hits.tolist(), strict=True):
-                inside[i] = hit
-        return [row for row, keep in zip(rows, inside, strict=True) if keep]
+                keep[i] = hit
+        return [row for row, kept in zip(rows, keep, strict=True) if kept]
 
     EXPORT_COLUMNS = ("id", "name", "status", "county", "ref", "version", "updated_at", "last_inspected_at",
                       "last_result", "minx", "miny", "maxx", "maxy", "geom")
@@ -278,13 +283,7 @@ class SiteRepo(_Repo):
         for rows in self.c.execute(query.execution_options(yield_per=size)).partitions(size):
             rows = list(map(self.ExportRow._make, rows))
             if bbox is not None:
-                minx, miny, maxx, maxy = bbox
-                edge = [i for i, r in enumerate(rows)
-                        if not (minx <= r.minx and r.maxx <= maxx and miny <= r.miny and r.maxy <= maxy)]
-                if edge:  # only sites whose box crosses the edge need their shapes decoded
-                    hits = self.store.exact_mask(shapely.from_wkb([rows[i].geom for i in edge]), bbox)
-                    dropped = {i for i, hit in zip(edge, hits.tolist(), strict=True) if not hit}
-                    rows = [row for i, row in enumerate(rows) if i not in dropped]
+                rows = self._really_in(rows, bbox)
             if rows:
                 yield rows
 
@@ -365,16 +364,7 @@ class SiteRepo(_Repo):
             query = sa.select(*columns).where(s.layer_id == layer_id)
         query = self._item_filters(query, status, county, inspected)
         rows = self.c.execute(query.order_by(s.id)).all()
-        if bbox is None or not rows:
-            return rows
-        minx, miny, maxx, maxy = bbox
-        keep = [minx <= r.minx and r.maxx <= maxx and miny <= r.miny and r.maxy <= maxy for r in rows]
-        edge = [i for i, inside in enumerate(keep) if not inside]
-        if edge:
-            hits = self.store.exact_mask(shapely.from_wkb([rows[i].geom for i in edge]), bbox)
-            for i, hit in zip(edge, hits.tolist(), strict=True):
-                keep[i] = hit
-        return [row for row, kept in zip(rows, keep, strict=True) if kept]
+        return rows if bbox is None else self._really_in(rows, bbox)
 
     def extent(self, layer_id: str) -> tuple[tuple[float, float, float, float] | None,
                                              tuple[datetime, datetime] | None]:
