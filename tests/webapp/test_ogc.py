@@ -327,6 +327,7 @@ def test_html_for_browsers_and_f_parameter(app, planner):
     assert "农村人居环境整治" in text and "共 110 个要素，本页 5 个" in text and "下一页" in text
     first = sorted(_sites(app, "sanitation_zones"), key=lambda s: s.id)[0]
     assert f"/ogc/collections/sanitation_zones/items/{first.id}?f=html" in text and first.name in text
+    assert "<td>黑山县</td>" in text  # counties by name, not by code
     item = planner.get(f"{ZONES}/{first.id}", headers=browser).get_data(as_text=True)
     assert first.name in item and "重点村" in item  # attribute labels in Chinese
     english = planner.get(f"{ZONES}?f=html&limit=5&lang=en").get_data(as_text=True)

@@ -21,6 +21,7 @@ from geo.access import READ_ALL
 from geo.io.geojson import dumps, iter_feature_collection
 from geo.model import LayerDef, NotFound
 from webapp import params
+from webapp.blueprints.planner import county_names
 from webapp.context import get_uow, layers, now
 from webapp.i18n import LANGUAGES, label, t
 
@@ -201,7 +202,8 @@ def items(layer_id: str):
     members = {"numberMatched": page.matched, "numberReturned": len(page.features), "timeStamp": _timestamp(),
                "links": links}
     if html:
-        return render_template("ogc/items.html", layer=layer, features=page.features, query=query, **members)
+        return render_template("ogc/items.html", layer=layer, features=page.features, query=query,
+                               counties=county_names(), **members)
     return Response(iter_feature_collection(page.features, extra_members=members), mimetype=GEOJSON)
 
 
