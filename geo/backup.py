@@ -1,7 +1,9 @@
 """Backup and restore of an instance: its database and the photo files its rows refer to.
 
-A backup is a folder: ``database.sqlite`` (the store's consistent copy), ``media/``
-(the files) and ``manifest.json`` (what is in it, with a sha256 per file). It is
+A backup is a folder: the store's consistent copy (``database.sqlite``, made with
+SQLite's online backup API, or ``database.pgdump``, made by pg_dump from one exported
+snapshot), ``media/`` (the files) and ``manifest.json`` (what is in it, with a sha256
+per file). It is
 built under a temporary name and renamed into place, so a folder with that name is
 always complete. The database is copied first and the files after, taking only
 the files the copied rows refer to: photos are written before their rows, so each
@@ -24,12 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from geo.model import Conflict, InvalidInput
-from geo.storage import Store, UnitOfWork, open_store
+from geo.storage import Store, UnitOfWork
 from geo.storage.blobs import LocalBlobs
 
 FORMAT = 1
 MANIFEST = "manifest.json"
-DATABASE = "database.sqlite"
 MEDIA = "media"
 
 
@@ -37,6 +38,10 @@ def _counts(uow: UnitOfWork) -> dict[str, int]:
     return {"sites": uow.sites.count(), "reports": uow.reports.count(),
             "photos": len(uow.reports.photo_rows()), "users": len(uow.users.all()),
             "counties": uow.counties.count()}
+
+
+def _backend(store: Store) -> str:
+    return store.url.split(":", 1)[0].split("+", 1)[0]
 
 
 def _sha256(data: bytes) -> str:
@@ -52,13 +57,9 @@ def backup(store: Store, blobs, directory: Path, *, now: datetime) -> dict[str, 
     partial = directory.with_name(f".{directory.name}.partial-{secrets.token_hex(4)}")
     partial.mkdir()
     try:
-        store.dump(partial / DATABASE)
-        copy = open_store(f"sqlite:///{partial / DATABASE}")
-        try:
-            with copy.unit_of_work() as uow:
-                keys, counts = sorted(uow.reports.photo_keys()), _counts(uow)
-        finally:
-            copy.close()
+        database = store.dump_name
+        with store.snapshot(partial / database) as uow:
+            keys, counts = sorted(uow.reports.photo_keys()), _counts(uow)
         media, files, missing = LocalBlobs(partial / MEDIA), {}, []
         for key in keys:
             if not blobs.exists(key):  # a shown copy not made yet: the restored server makes it
@@ -67,8 +68,9 @@ def backup(store: Store, blobs, directory: Path, *, now: datetime) -> dict[str, 
             data = blobs.read(key)
             media.put(key, data)
             files[key] = _sha256(data)
-        manifest = {"format": FORMAT, "created_at": now.isoformat(), "database": DATABASE,
-                    "database_sha256": _sha256((partial / DATABASE).read_bytes()), "counts": counts,
+        manifest = {"format": FORMAT, "created_at": now.isoformat(), "database": database,
+                    "backend": _backend(store),
+                    "database_sha256": _sha256((partial / database).read_bytes()), "counts": counts,
                     "files": files, "missing": missing}
         (partial / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
         if directory.exists():
@@ -111,6 +113,10 @@ def restore(store: Store, blobs, directory: Path, *, force: bool = False) -> dic
     """Put a backup's photos and database into the instance; a non-empty one only with ``force``."""
     directory = Path(directory)
     manifest = verify(directory)
+    made_by = manifest.get("backend", "sqlite")
+    if made_by != _backend(store):
+        raise InvalidInput(f"{MANIFEST}: the backup is of a {made_by} database; this instance's database is "
+                           f"{_backend(store)} (restore it into a {made_by} instance)", field="database")
     if not force and not store.is_empty():
         raise Conflict("the instance already holds data; restore into an empty instance, or use --force "
                        "to replace it")

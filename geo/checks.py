@@ -13,11 +13,6 @@ from geo.geometry import distance_m
 PHOTO_MAX_AGE = timedelta(hours=24)  # a photo taken a day before the report is not of this visit
 
 
-def gps_distance(gps, site_geometry) -> float | None:
-    """Metres from the phone's fix to the site (0 inside it), or None without a fix."""
-    return None if gps is None else distance_m((gps.lon, gps.lat), site_geometry)
-
-
 def report_flags(distance: float | None, geofence_m: float) -> list[str]:
     return ["off_site"] if distance is not None and distance > geofence_m else []
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import shapely
-import shapely.prepared
 
 from geo import access
 from geo.crs import from_wgs84
@@ -35,11 +34,7 @@ def own_site_ids(user: User, uow: UnitOfWork) -> set[int] | None:
     if access.sees_all_sites(user):
         return None
     ids = uow.assignments.site_ids(user.id)
-    for cell in uow.sites.find(ids=ids, layer_id=access.GRID_LAYER):
-        inside = shapely.prepared.prep(cell.geometry)
-        ids |= {site.id for site in uow.sites.find(bbox=cell.geometry.bounds)
-                if inside.contains(site.geometry.representative_point())}
-    return ids
+    return ids | uow.sites.in_cells(ids, access.GRID_LAYER)
 
 
 def may_see_site(user: User, site: Site, uow: UnitOfWork) -> bool:

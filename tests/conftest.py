@@ -1,9 +1,18 @@
-"""Fixtures: every test gets its own instance folder with a real SQLite database."""
+"""Fixtures: every test gets its own instance folder with a real database.
+
+Tests that use a store or an app run on every backend (the geopandas ``engine``
+fixture idea): SQLite in the instance folder, and PostgreSQL/PostGIS in a database
+of its own, cloned from a template made once per session. The PostgreSQL server is
+``ONEMAP_TEST_POSTGRES`` (default: the one .ci/run starts); without it the PostGIS
+runs skip on a laptop and fail in CI. ``@pytest.mark.backends("sqlite")`` limits a
+test to the backends it is about.
+"""
 
 from __future__ import annotations
 
 import os
 import re
+import uuid
 
 import pytest
 
@@ -26,9 +35,85 @@ def require(condition: bool, reason: str):
         pytest.skip(reason)
 
 
+BACKENDS = ("sqlite", "postgis")
+POSTGRES = os.environ.get("ONEMAP_TEST_POSTGRES", "postgresql+psycopg://onemap:onemap@127.0.0.1:5432/postgres")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "backends(*names): run only on these storage backends")
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("backends")
+        metafunc.parametrize("backend", marker.args if marker else BACKENDS)
+
+
+class Postgres:
+    """The test server: makes databases, each dropped when its test ends."""
+
+    def __init__(self, admin_url: str):
+        import sqlalchemy as sa
+
+        self.url = sa.make_url(admin_url)
+        self.engine = sa.create_engine(self.url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+        self.templates: dict[str, str] = {}
+        self.empty = f"onemap_template_{os.getpid()}"  # per session: test runs may overlap
+
+    def _run(self, sql: str) -> None:
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql(sql)
+
+    def url_of(self, name: str) -> str:
+        return self.url.set(database=name).render_as_string(hide_password=False)
+
+    def create(self, template: str | None = None) -> str:
+        name = f"onemap_test_{uuid.uuid4().hex[:12]}"
+        self._run(f'CREATE DATABASE "{name}" TEMPLATE "{template or self.empty}"')
+        return name
+
+    def drop(self, name: str) -> None:
+        self._run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """The PostgreSQL test server with an empty PostGIS template database."""
+    try:
+        server = Postgres(POSTGRES)
+        server._run(f"DROP DATABASE IF EXISTS {server.empty}")
+        server._run(f"CREATE DATABASE {server.empty}")
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(server.url_of(server.empty), poolclass=sa.pool.NullPool)
+        with engine.begin() as connection:
+            connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
+        engine.dispose()
+    except Exception as exc:  # no server, no driver or no PostGIS
+        require(False, f"no PostgreSQL/PostGIS test server at {POSTGRES} ({type(exc).__name__}: {exc})")
+    yield server
+    for name in server.templates.values():
+        server.drop(name)
+    server.drop(server.empty)
+    server.engine.dispose()
+
+
 @pytest.fixture
-def config(tmp_path):
-    return load_config(env={"ONEMAP_INSTANCE": str(tmp_path / "instance")})
+def database_url(request, backend, tmp_path):
+    """A new, empty database for this test: a SQLite file in the instance folder, or a PostGIS database."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'instance' / 'onemap.db'}"
+        return
+    server = request.getfixturevalue("postgres")
+    name = server.create()
+    yield server.url_of(name)
+    server.drop(name)
+
+
+@pytest.fixture
+def config(tmp_path, database_url):
+    return load_config(env={"ONEMAP_INSTANCE": str(tmp_path / "instance"),
+                            "ONEMAP_DATABASE_URL": database_url})
 
 
 @pytest.fixture
@@ -45,11 +130,7 @@ def store(config):
     store.close()
 
 
-@pytest.fixture(scope="session")
-def _loaded_template(tmp_path_factory):
-    """One instance with the Jinzhou dataset and a user per role, copied for each app test."""
-    folder = tmp_path_factory.mktemp("template")
-    config = load_config(env={"ONEMAP_INSTANCE": str(folder)})
+def _load_template(config) -> None:
     store, _ = init_instance(config)
     from datetime import UTC, datetime
 
@@ -59,7 +140,36 @@ def _loaded_template(tmp_path_factory):
     with store.unit_of_work(write=True) as uow:  # a second worker, for "own sites only" rules
         services.add_user("worker2", "worker", PASSWORD, uow=uow, actor="test", now=datetime.now(UTC))
     store.close()
+
+
+@pytest.fixture(scope="session")
+def _loaded_template(tmp_path_factory):
+    """One instance with the Jinzhou dataset and a user per role, copied for each app test."""
+    folder = tmp_path_factory.mktemp("template")
+    _load_template(load_config(env={"ONEMAP_INSTANCE": str(folder)}))
     return folder
+
+
+@pytest.fixture(scope="session")
+def _loaded_postgis(postgres, _loaded_template):
+    """The same, as a PostGIS template database: cloning it is much faster than loading."""
+    name = postgres.create()
+    _load_template(load_config(env={"ONEMAP_INSTANCE": str(_loaded_template),
+                                    "ONEMAP_DATABASE_URL": postgres.url_of(name)}))
+    postgres.templates["loaded"] = name
+    return name
+
+
+@pytest.fixture
+def loaded_database_url(request, backend, tmp_path):
+    """A database holding the Jinzhou dataset and the test users (SQLite: in the copied instance)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'instance' / 'onemap.db'}"
+        return
+    server = request.getfixturevalue("postgres")
+    name = server.create(template=request.getfixturevalue("_loaded_postgis"))
+    yield server.url_of(name)
+    server.drop(name)
 
 
 @pytest.fixture
@@ -69,12 +179,13 @@ def app_env():
 
 
 @pytest.fixture
-def app(tmp_path, _loaded_template, app_env):
+def app(tmp_path, _loaded_template, loaded_database_url, app_env):
     import shutil
 
     folder = tmp_path / "instance"
     shutil.copytree(_loaded_template, folder)
-    app = create_app(load_config(env={"ONEMAP_INSTANCE": str(folder), **app_env}))
+    app = create_app(load_config(env={"ONEMAP_INSTANCE": str(folder),
+                                      "ONEMAP_DATABASE_URL": loaded_database_url, **app_env}))
     app.config["TESTING"] = True
     yield app
     app.extensions["onemap.store"].close()

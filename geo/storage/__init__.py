@@ -25,9 +25,11 @@ def open_store(url: str) -> Store:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         return SqliteStore(url)
     if scheme == "postgresql":
-        raise InvalidInput(
-            "the PostgreSQL/PostGIS store is not available in this version; use a sqlite:/// URL",
-            field="ONEMAP_DATABASE_URL",
-        )
-    raise InvalidInput(f"unsupported database URL scheme {scheme!r} (use sqlite:///…)",
-                       field="ONEMAP_DATABASE_URL")
+        from geo.storage.postgis import PostgisStore
+
+        if not url.startswith("postgresql+psycopg://"):
+            raise InvalidInput(f"{url.split('://', 1)[0]}: use postgresql+psycopg://user@host/database "
+                               "(the psycopg 3 driver)", field="ONEMAP_DATABASE_URL")
+        return PostgisStore(url)
+    raise InvalidInput(f"unsupported database URL scheme {scheme!r} "
+                       "(use sqlite:///… or postgresql+psycopg://…)", field="ONEMAP_DATABASE_URL")

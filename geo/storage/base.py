@@ -67,12 +67,15 @@ class Store(ABC):
     def close(self) -> None:  # noqa: B027 - optional for backends with nothing to release
         """Release connections."""
 
-    def dump(self, path: Path) -> None:
-        """Write a consistent copy of the whole database to the file ``path`` while it is in use."""
+    dump_name = "database"
+
+    def snapshot(self, path: Path) -> AbstractContextManager[UnitOfWork]:
+        """Write a consistent copy of the whole database to the file ``path`` while it is in use,
+        and yield a read-only unit of work that sees exactly what the copy holds."""
         raise InvalidInput(f"backups of {self.url.split(':', 1)[0]} databases are not available",
                            field="ONEMAP_DATABASE_URL")
 
     def load(self, path: Path) -> None:
-        """Replace the whole database by the copy ``dump`` wrote to ``path``."""
+        """Replace the whole database by the copy ``snapshot`` wrote to ``path``."""
         raise InvalidInput(f"restoring {self.url.split(':', 1)[0]} databases is not available",
                            field="ONEMAP_DATABASE_URL")

@@ -139,6 +139,14 @@ class SiteRepo(_Repo):
         if done.rowcount == 0:
             raise NotFound(f"site {site.id} does not exist")
 
+    def distance_m(self, site: Site, lon: float, lat: float) -> float:
+        """Metres from a GPS fix to the site (PostGIS: in SQL, on the spheroid)."""
+        return self.store.distance_m(self.c, site, lon, lat)
+
+    def in_cells(self, ids: Iterable[int], cell_layer: str) -> set[int]:
+        """Sites inside the grid cells among ``ids`` (PostGIS: one ST_Contains join)."""
+        return self.store.sites_in_cells(self.c, ids, cell_layer)
+
     def ids_by_ref(self, layer_id: str) -> dict[str, int]:
         s = t.sites.c
         rows = self.c.execute(sa.select(s.ref, s.id).where(s.layer_id == layer_id, s.ref.is_not(None)))
@@ -178,13 +186,19 @@ class SiteRepo(_Repo):
             query = query.where(s.id.in_(list(ids)))
         if limit is not None and bbox is None:
             query = query.limit(limit)
-        rows = self.c.execution_options(yield_per=1000).execute(query)
-        sites = (_site(row) for row in rows)
+        sites = self._streamed(query)
         if bbox is not None:
             sites = self.store.exact_filter(sites, bbox)
             if limit is not None:
                 sites = (site for _, site in zip(range(limit), sites, strict=False))
         return sites
+
+    def _streamed(self, query) -> Iterator[Site]:
+        # The result is closed with the generator, so a caller that stops early (next(find(…)))
+        # leaves no server-side cursor open on PostgreSQL.
+        with self.c.execute(query.execution_options(yield_per=1000)) as rows:
+            for row in rows:
+                yield _site(row)
 
     VIEW_COLUMNS = ("id", "name", "status", "county", "last_report_id", "last_inspected_at", "last_result",
                     "last_review", "minx", "miny", "maxx", "maxy", "geom")
@@ -230,8 +244,11 @@ class SiteRepo(_Repo):
     def _really_in(self, rows: list, bbox) -> list:
         """The rows (with minx … maxy and geom) whose geometry meets ``bbox``, in order.
 
-        Only the rows whose box crosses the edge of ``bbox`` have their geometry decoded.
+        Only the rows whose box crosses the edge of ``bbox`` have their geometry decoded;
+        none when the store's bbox clause was exact already (PostGIS).
         """
+        if self.store.bbox_is_exact:
+            return rows
         minx, miny, maxx, maxy = bbox
         keep = [minx <= r.minx and r.maxx <= maxx and miny <= r.miny and r.maxy <= maxy for r in rows]
         edge = [i for i, inside in enumerate(keep) if not inside]
@@ -280,12 +297,13 @@ class SiteRepo(_Repo):
             query = query.where(s.last_inspected_at >= since)
         if until is not None:
             query = query.where(s.last_inspected_at <= until)
-        for rows in self.c.execute(query.execution_options(yield_per=size)).partitions(size):
-            rows = list(map(self.ExportRow._make, rows))
-            if bbox is not None:
-                rows = self._really_in(rows, bbox)
-            if rows:
-                yield rows
+        with self.c.execute(query.execution_options(yield_per=size)) as result:  # closed if abandoned
+            for rows in result.partitions(size):
+                rows = list(map(self.ExportRow._make, rows))
+                if bbox is not None:
+                    rows = self._really_in(rows, bbox)
+                if rows:
+                    yield rows
 
     def counts(self) -> dict[tuple[str, str], int]:
         """{(layer_id, status): number of sites}."""
@@ -675,7 +693,8 @@ class ReportRepo(_Repo):
             query = query.where(r.observed_at <= until)
         if county:
             query = query.where(s.county == county)
-        yield from self.c.execute(query.execution_options(yield_per=size)).partitions(size)
+        with self.c.execute(query.execution_options(yield_per=size)) as result:  # closed if abandoned
+            yield from result.partitions(size)
 
     def photo_ids(self, report_ids: Iterable[int]) -> dict[int, list[int]]:
         """{report id: ids of its photos, in order} for those of the reports that have any."""

@@ -35,6 +35,19 @@ class UtcDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def backend_only(obj, name, type_, reflected, compare_to) -> bool:
+    """Alembic's ``include_object``: False for what a backend adds beside these tables —
+    SQLite's R*Tree tables, PostGIS's generated ``shape`` columns and their GiST indexes
+    (migrations 0001 and 0005) — so comparisons with this module leave them alone."""
+    if type_ == "table":
+        return not (name.startswith("sites_rtree") or name == "spatial_ref_sys")
+    if type_ == "column":
+        return name != "shape"
+    if type_ == "index":
+        return not (name or "").endswith("_shape")
+    return True
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

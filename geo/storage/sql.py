@@ -14,10 +14,12 @@ from typing import Any
 
 import orjson
 import shapely
+import shapely.prepared
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
+from geo.geometry import distance_m
 from geo.model import Site
 from geo.storage import schema as t
 from geo.storage.base import Store, UnitOfWork
@@ -40,6 +42,11 @@ def _json(value: Any) -> str:
 
 
 class SqlStore(Store):
+    # True when layer_bbox_clause is exact (PostGIS): the shapely test after it is skipped.
+    bbox_is_exact = False
+    # File name of the copy ``snapshot`` writes into a backup folder.
+    dump_name = "database.sqlite"
+
     def __init__(self, url: str):
         self.url = url
         self.engine = self._create_engine(url)
@@ -67,6 +74,21 @@ class SqlStore(Store):
     def exact_mask(self, geometries, bbox):
         """Vectorised exact test: which of ``geometries`` (numpy array) intersect ``bbox``."""
         return shapely.intersects(geometries, shapely.box(*bbox))
+
+    def distance_m(self, connection: sa.Connection, site: Site, lon: float, lat: float) -> float:
+        """Metres from a GPS fix to a site's geometry."""
+        return distance_m((lon, lat), site.geometry)
+
+    def sites_in_cells(self, connection: sa.Connection, ids: Iterable[int], cell_layer: str) -> set[int]:
+        """Ids of the sites whose representative point lies inside one of the sites ``ids`` that are
+        cells of ``cell_layer`` (the cells themselves included)."""
+        sites = SiteRepo(connection, self)
+        found: set[int] = set()
+        for cell in sites.find(ids=list(ids), layer_id=cell_layer):
+            inside = shapely.prepared.prep(cell.geometry)
+            found |= {site.id for site in sites.find(bbox=cell.geometry.bounds)
+                      if inside.contains(site.geometry.representative_point())}
+        return found
 
     def _connect(self, write: bool) -> sa.Connection:
         return self.engine.connect()

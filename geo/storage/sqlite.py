@@ -10,6 +10,7 @@ R*Tree table that the first migration creates.
 from __future__ import annotations
 
 import sqlite3
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -54,6 +55,17 @@ class SqliteStore(SqlStore):
                 connection.connection.dbapi_connection.backup(target)
             finally:
                 target.close()
+
+    @contextmanager
+    def snapshot(self, path: Path):
+        """The online backup into ``path``, then a unit of work reading that copy."""
+        self.dump(path)
+        copy = SqliteStore(f"sqlite:///{path}")
+        try:
+            with copy.unit_of_work() as uow:
+                yield uow
+        finally:
+            copy.close()
 
     def load(self, path: Path) -> None:
         source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)

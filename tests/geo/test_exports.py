@@ -25,11 +25,11 @@ CST = timezone(timedelta(hours=8))
 
 
 @pytest.fixture
-def loaded(tmp_path, _loaded_template):
+def loaded(tmp_path, _loaded_template, loaded_database_url):
     """A store with the Jinzhou dataset and a user per role (a copy of the session's template)."""
     folder = tmp_path / "instance"
     shutil.copytree(_loaded_template, folder)
-    store = open_store(f"sqlite:///{folder / 'onemap.db'}")
+    store = open_store(loaded_database_url)
     yield store
     store.close()
 

@@ -14,6 +14,7 @@ import pandas as pd
 import pyogrio
 import pytest
 import shapely
+import sqlalchemy as sa
 from shapely.geometry import Point, box
 
 from geo.geometry import display_forms
@@ -31,10 +32,10 @@ PLANNER = User(id=0, username="viewer", role="planner")
 
 
 @pytest.fixture
-def store(tmp_path, _loaded_template):
+def store(tmp_path, _loaded_template, loaded_database_url):
     folder = tmp_path / "instance"
     shutil.copytree(_loaded_template, folder)
-    store = open_store(f"sqlite:///{folder / 'onemap.db'}")
+    store = open_store(loaded_database_url)
     yield store
     store.close()
 
@@ -178,11 +179,15 @@ def test_every_format_imports_and_a_second_run_changes_nothing(store, tmp_path, 
 
 # ------------------------------------------------------------------ updates
 def _raw(store, site_id):
+    """A site's stored box and display forms, and the box its spatial index holds."""
+    index = ("SELECT minx, maxx, miny, maxy FROM sites_rtree WHERE id = :id"
+             if store.url.startswith("sqlite") else  # PostGIS: the box of the generated geometry column
+             "SELECT ST_XMin(shape), ST_XMax(shape), ST_YMin(shape), ST_YMax(shape)"
+             " FROM sites WHERE id = :id")
     with store.unit_of_work() as uow:
-        row = uow.connection.exec_driver_sql("SELECT minx, miny, maxx, maxy, display_z8, display_z11 "
-                                             "FROM sites WHERE id = ?", (site_id,)).one()
-        rtree = uow.connection.exec_driver_sql(
-            "SELECT minx, maxx, miny, maxy FROM sites_rtree WHERE id = ?", (site_id,)).one()
+        row = uow.connection.execute(sa.text("SELECT minx, miny, maxx, maxy, display_z8, display_z11 "
+                                             "FROM sites WHERE id = :id"), {"id": site_id}).one()
+        rtree = uow.connection.execute(sa.text(index), {"id": site_id}).one()
     return row, rtree
 
 

@@ -1,4 +1,4 @@
-"""The embedded SQLite store, on real database files."""
+"""The stores on real databases: what both must do alike, and what each backend does its own way."""
 
 import sqlite3
 from datetime import UTC, datetime
@@ -26,6 +26,7 @@ def _site(geometry, name="site", layer="sanitation_zones", status="never_inspect
     return Site(None, layer, name, geometry, status)
 
 
+@pytest.mark.backends("sqlite")
 def test_migrate_is_repeatable_and_sets_pragmas(store):
     store.migrate()  # second run: nothing to do, no error
     assert not sa.inspect(store.engine).get_table_names() == []
@@ -37,6 +38,7 @@ def test_migrate_is_repeatable_and_sets_pragmas(store):
     assert store.is_empty() and store.ping()
 
 
+@pytest.mark.backends("sqlite")
 def test_bbox_lookup_uses_rtree_then_exact_geometry(store, layers):
     # An L-shaped zone whose bounding box covers the query box but whose shape does not.
     l_shape = shapely.Polygon([(0, 0), (3, 0), (3, 1), (1, 1), (1, 3), (0, 3)])
@@ -56,6 +58,7 @@ def test_bbox_lookup_uses_rtree_then_exact_geometry(store, layers):
     assert found == ["inside"]  # …the exact test drops the L whose box only overlaps
 
 
+@pytest.mark.backends("sqlite")
 def test_rtree_follows_updates_and_deletes(store, layers):
     (site_id,) = _add(store, layers, _site(shapely.Point(1, 1)))
     with store.unit_of_work(write=True) as uow:
@@ -85,6 +88,7 @@ def test_unit_of_work_rolls_back_without_commit(store, layers):
         assert uow.sites.count() == 0
 
 
+@pytest.mark.backends("sqlite")
 def test_write_unit_takes_the_write_lock_up_front(store, config):
     """BEGIN IMMEDIATE: a second writer sees the lock at once, before the first has written."""
     path = config.database_url.removeprefix("sqlite:///")
@@ -135,13 +139,87 @@ def test_migrations_build_exactly_the_declared_schema(store):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from geo.storage.schema import metadata
-
-    def ours(obj, name, type_, reflected, compare_to):
-        return not (type_ == "table" and name.startswith("sites_rtree"))
+    from geo.storage.schema import backend_only, metadata
 
     with store.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"include_object": ours})
+        context = MigrationContext.configure(connection, opts={"include_object": backend_only})
         assert compare_metadata(context, metadata) == []
+
+
+@pytest.mark.backends("sqlite")
+def test_rtree_triggers_survive_later_migrations(store):
+    with store.engine.connect() as connection:
         triggers = connection.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='trigger'")
-        assert len(triggers.all()) == 3  # the R*Tree triggers survive later migrations
+        assert len(triggers.all()) == 3
+
+
+@pytest.mark.backends("postgis")
+def test_postgis_bbox_is_exact_in_sql_through_the_gist_index(store, layers):
+    l_shape = shapely.Polygon([(0, 0), (3, 0), (3, 1), (1, 1), (1, 3), (0, 3)])
+    inside, _far, _l = _add(store, layers, _site(shapely.box(2.1, 2.1, 2.2, 2.2), "inside"),
+                            _site(shapely.box(50, 50, 51, 51), "far"), _site(l_shape, "L"))
+    query = (2.0, 2.0, 2.5, 2.5)
+    with store.unit_of_work() as uow:
+        run = uow.connection.exec_driver_sql
+        assert run("SELECT ST_SRID(shape) FROM sites LIMIT 1").scalar() == 4326
+        in_sql = run("SELECT id FROM sites WHERE ST_Intersects(shape, ST_MakeEnvelope(2, 2, 2.5, 2.5, 4326))")
+        assert in_sql.scalars().all() == [inside]  # the L's box overlaps, its shape does not
+        assert [s.name for s in uow.sites.find(bbox=query)] == ["inside"]
+        run("SET enable_seqscan = off")  # three rows: the planner would rightly scan them
+        plan = " ".join(run("EXPLAIN SELECT id FROM sites WHERE ST_Intersects(shape, "
+                            "ST_MakeEnvelope(2, 2, 2.5, 2.5, 4326))").scalars())
+        assert "ix_sites_shape" in plan
+
+
+@pytest.mark.backends("postgis")
+def test_postgis_shape_follows_the_stored_geometry(store, layers):
+    (site_id,) = _add(store, layers, _site(shapely.Point(1, 1)))
+    with store.unit_of_work(write=True) as uow:
+        site = uow.sites.get(site_id)
+        uow.sites.update(Site(site_id, site.layer_id, site.name, shapely.Point(10, 20), site.status), NOW)
+        uow.commit()
+    with store.unit_of_work() as uow:
+        assert uow.connection.exec_driver_sql("SELECT ST_AsText(shape) FROM sites").scalar() == "POINT(10 20)"
+
+
+@pytest.mark.backends("postgis")
+def test_postgis_write_units_exclude_each_other_across_connections(store):
+    """The advisory lock a write unit takes: another connection (another server) cannot take it meanwhile."""
+    from geo.storage.postgis import WRITE_LOCK
+
+    other = sa.create_engine(store.url, poolclass=sa.pool.NullPool)
+    try:
+        with store.unit_of_work(write=True) as uow:
+            uow.users.by_name("nobody")  # reads only, yet holds the lock
+            with other.connect() as c:
+                assert c.exec_driver_sql(f"SELECT pg_try_advisory_xact_lock({WRITE_LOCK})").scalar() is False
+        with store.unit_of_work() as uow:  # a read unit does not take it
+            uow.users.by_name("nobody")
+            with other.connect() as c:
+                assert c.exec_driver_sql(f"SELECT pg_try_advisory_xact_lock({WRITE_LOCK})").scalar() is True
+    finally:
+        other.dispose()
+
+
+def test_distance_from_a_gps_fix_is_metres_on_either_backend(store, layers):
+    """Measured by shapely on SQLite, by ST_Distance on geography in PostGIS: within a metre of each other."""
+    from geo.geometry import distance_m
+
+    zone = shapely.box(121.10, 41.10, 121.11, 41.11)
+    (site_id,) = _add(store, layers, _site(zone))
+    with store.unit_of_work() as uow:
+        site = uow.sites.get(site_id)
+        assert uow.sites.distance_m(site, 121.105, 41.105) == 0  # inside
+        east = uow.sites.distance_m(site, 121.12, 41.105)  # 0.01° east of the edge: about 839 m
+    assert abs(east - distance_m((121.12, 41.105), zone)) < 1.0 and 835 < east < 845
+
+
+def test_grid_cells_hold_the_sites_whose_point_is_inside(store, layers):
+    cell = shapely.box(121.0, 41.0, 121.1, 41.1)
+    cell_id, inside, outside, straddling = _add(
+        store, layers, _site(cell, "cell", layer="grid_cells"),
+        _site(shapely.Point(121.05, 41.05), "in"), _site(shapely.Point(121.2, 41.05), "out"),
+        _site(shapely.box(121.09, 41.0, 121.3, 41.1), "mostly out"))  # its point lies outside the cell
+    with store.unit_of_work() as uow:
+        assert uow.sites.in_cells([cell_id, inside], "grid_cells") == {cell_id, inside}
+        assert uow.sites.in_cells([inside, outside], "grid_cells") == set()  # not cells

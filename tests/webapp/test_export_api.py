@@ -262,6 +262,7 @@ def test_reports_export_filters(client, auth, filed):
 @pytest.fixture
 def run(app, monkeypatch):
     monkeypatch.setenv("ONEMAP_INSTANCE", str(app.config["ONEMAP"].instance))
+    monkeypatch.setenv("ONEMAP_DATABASE_URL", app.config["ONEMAP"].database_url)
     runner = CliRunner()
 
     def invoke(*args):

@@ -272,6 +272,7 @@ def test_the_pages_speak_english_too(client, auth):
 # ------------------------------------------------------------------ the command line
 def test_cli_dry_run_prints_the_preview_and_the_import_prints_its_counts(app, tmp_path, monkeypatch):
     monkeypatch.setenv("ONEMAP_INSTANCE", str(app.config["ONEMAP"].instance))
+    monkeypatch.setenv("ONEMAP_DATABASE_URL", app.config["ONEMAP"].database_url)
     runner = CliRunner()
     path = tmp_path / "zones.geojson"
     path.write_bytes(geojson(zone("Z1", 0), zone("Z2", 1)))

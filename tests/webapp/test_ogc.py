@@ -380,7 +380,8 @@ def live_server(app):
     """
     port = _free_port()
     instance = app.config["ONEMAP"].instance
-    env = dict(os.environ, ONEMAP_INSTANCE=str(instance))
+    env = dict(os.environ, ONEMAP_INSTANCE=str(instance),
+               ONEMAP_DATABASE_URL=app.config["ONEMAP"].database_url)
     onemap = Path(sys.executable).with_name("onemap")
     log = instance / "serve.log"
     with log.open("w") as out:
