@@ -13,21 +13,34 @@ files left by a request that died before its commit are removed by
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from geo import checks, photos
-from geo.model import Conflict, InvalidInput, LayerDef, NotFound, PermissionDenied, Site, User
+from geo.model import (
+    Conflict,
+    InvalidInput,
+    LayerDef,
+    NotFound,
+    PermissionDenied,
+    Site,
+    StorageUnavailable,
+    User,
+)
 from geo.queries import may_see_site
 from geo.reports import content_hash, parse_report
 from geo.status import report_result
 from geo.storage.base import UnitOfWork
 
 PHOTO_PREFIX = "photos"
+# An unreferenced file younger than this may belong to a filing still in flight on another server
+# (its photos are written before its rows); older ones were left by a request that died.
+ORPHAN_AGE = timedelta(minutes=10)
 LIMITS = photos.Limits()
 FILERS = ("worker", "manager", "admin")
 
@@ -67,7 +80,7 @@ def file_report(site_id: int, payload: Any, uploads: list[Upload], *, layers: di
     if existing is not None:  # a retry: nothing to write
         return _retry(existing, fingerprint, uow)
 
-    distance = checks.gps_distance(report.gps, site.geometry)
+    distance = None if report.gps is None else uow.sites.distance_m(site, report.gps.lon, report.gps.lat)
     flags = checks.report_flags(distance, layer.geofence_m)
     # Originals go to disk before the write lock is taken, under names unique to this
     # attempt: a concurrent duplicate never overwrites them, and a loser removes its own.
@@ -106,13 +119,13 @@ def file_report(site_id: int, payload: Any, uploads: list[Upload], *, layers: di
     except sa.exc.IntegrityError:
         # A concurrent request stored this UUID between our look-up and our insert.
         uow.rollback()
-        _remove(blobs, written)
+        _discard(blobs, written)
         existing = uow.reports.by_uuid(report.uuid)
         if existing is None:
             raise
         return _retry(existing, fingerprint, uow)
     except BaseException:
-        _remove(blobs, written)
+        _discard(blobs, written)
         raise
     return Filed(stored, True)
 
@@ -137,6 +150,14 @@ def _photo_position(info: photos.PhotoInfo, meta: dict | None):
 def _remove(blobs, keys: list[str]) -> None:
     for key in keys:
         blobs.delete(key)
+
+
+def _discard(blobs, keys: list[str]) -> None:
+    """Remove a failed attempt's files, as many as the storage allows now: the error that made the
+    attempt fail is the one to report, and ``sweep_orphan_photos`` removes what is left."""
+    for key in keys:
+        with contextlib.suppress(StorageUnavailable):
+            blobs.delete(key)
 
 
 def review_report(report_id: int, decision: str, comment: str, *, layers: dict[str, LayerDef],
@@ -188,9 +209,13 @@ def derive_photos(report_ids: list[int] | None, *, uow: UnitOfWork, blobs,
     return made
 
 
-def sweep_orphan_photos(*, uow: UnitOfWork, blobs) -> list[str]:
-    """Delete photo files no report refers to (left by a request that died before its commit)."""
+def sweep_orphan_photos(*, uow: UnitOfWork, blobs, before: datetime | None = None) -> list[str]:
+    """Delete photo files no report refers to (left by a request that died before its commit).
+
+    With ``before``, only files written before then: with several servers on one database,
+    a file another server wrote a moment ago may be that of a filing about to commit.
+    """
     known = uow.reports.photo_keys()
-    orphans = [key for key in blobs.keys(PHOTO_PREFIX) if key not in known]
+    orphans = [key for key in blobs.keys(PHOTO_PREFIX, before=before) if key not in known]
     _remove(blobs, orphans)
     return orphans

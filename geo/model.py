@@ -59,6 +59,15 @@ class TooLarge(OneMapError):
     code = "too_large"
 
 
+class StorageUnavailable(OneMapError):
+    """The photo storage cannot be used right now: endpoint down, bucket missing, access denied, disk full.
+
+    Nothing was stored (HTTP 503); the same request may succeed later.
+    """
+
+    code = "storage_unavailable"
+
+
 class LayerDefinitionError(OneMapError):
     """A layer file that cannot be used: names the file, the field and the problem."""
 

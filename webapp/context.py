@@ -30,10 +30,8 @@ def now() -> datetime:
 
 
 def blobs():
-    """Where photo files live (ONEMAP_MEDIA_URL)."""
-    from geo.storage.blobs import open_blobs
-
-    return open_blobs(current_app.config["ONEMAP"].media_url)
+    """Where photo files live (ONEMAP_MEDIA_URL, ONEMAP_S3_ENDPOINT), opened by create_app."""
+    return current_app.extensions["onemap.blobs"]
 
 
 def photo_limits():

@@ -5,7 +5,7 @@ JSON `{"error", "message"}` for /api and /ogc; an HTML page otherwise.
 
 from __future__ import annotations
 
-from flask import jsonify, render_template
+from flask import current_app, jsonify, render_template
 from werkzeug.exceptions import HTTPException
 
 from geo.model import (
@@ -14,6 +14,7 @@ from geo.model import (
     NotFound,
     OneMapError,
     PermissionDenied,
+    StorageUnavailable,
     TooLarge,
     UnsupportedMedia,
 )
@@ -21,7 +22,7 @@ from webapp.auth import is_machine_request
 from webapp.params import BadParameter
 
 STATUS = {BadParameter: 400, InvalidInput: 422, NotFound: 404, Conflict: 409, PermissionDenied: 403,
-          UnsupportedMedia: 415, TooLarge: 413}
+          UnsupportedMedia: 415, TooLarge: 413, StorageUnavailable: 503}
 
 
 def json_error(status: int, code: str, message: str, **extra):
@@ -30,6 +31,8 @@ def json_error(status: int, code: str, message: str, **extra):
 
 def _domain_error(exc: OneMapError):
     status = next((s for kind, s in STATUS.items() if isinstance(exc, kind)), 400)
+    if status >= 500:  # the server's trouble, not the client's: the operator must hear of it
+        current_app.logger.error("%s", exc.message)
     if is_machine_request():
         extra = {}
         if isinstance(exc, InvalidInput | BadParameter):

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from flask import Blueprint, current_app, render_template, send_file, url_for
 from flask_login import current_user
 
 from geo import queries
 from geo.model import NotFound
-from geo.storage.blobs import open_blobs
+from geo.storage.blobs import LocalBlobs
 from webapp.auth import role_required
-from webapp.context import get_uow, layers, now
+from webapp.context import blobs, get_uow, layers, now
 from webapp.i18n import current_language, label, t
 from webapp.mapview import map_parts
 
@@ -72,8 +74,13 @@ def photo(photo_id: int, kind: str):
         row = uow.reports.photo(photo_id)
         queries.visible_site(row["site_id"], uow=uow, user=current_user.user)
     key = row["display_key" if kind == "display" else "thumbnail_key"]
+    media = blobs()
     try:
-        path = open_blobs(current_app.config["ONEMAP"].media_url).path(key)
+        if isinstance(media, LocalBlobs):  # the OS sends the file (sendfile), with ETag and ranges
+            return send_file(media.path(key), mimetype="image/jpeg", max_age=86400)
+        # S3: streamed through the app, so the bucket stays private and access is checked above.
+        # A copy is written once under a key unique to its photo, so the key's digest is its ETag.
+        etag = hashlib.sha256(key.encode()).hexdigest()[:32]
+        return send_file(media.open(key), mimetype="image/jpeg", max_age=86400, etag=etag)
     except NotFound:
         raise NotFound(f"photo {photo_id} is not ready yet") from None
-    return send_file(path, mimetype="image/jpeg", max_age=86400)
