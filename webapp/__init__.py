@@ -9,6 +9,7 @@ from flask import Flask
 
 from geo.layers import load_layers
 from geo.storage import open_store
+from geo.storage.blobs import open_blobs
 from webapp.settings import Config, load_config
 
 
@@ -19,13 +20,22 @@ def create_app(config: Config | None = None) -> Flask:
         SECRET_KEY=config.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.proxies > 0,  # behind nginx with TLS: never send it in the clear
         MAX_CONTENT_LENGTH=config.max_request_mb * 1024 * 1024,
         ONEMAP=config,
         JSON_AS_ASCII=False,
     )
     app.json.ensure_ascii = False
+    if config.proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # The scheme and host the user typed (photo links, redirects) and their address, from the proxy.
+        n = config.proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     app.extensions["onemap.store"] = open_store(config.database_url)
     app.extensions["onemap.layers"] = load_layers()
+    # Opened once: an S3 client is costly to make, and a bad ONEMAP_MEDIA_URL fails here, at start.
+    app.extensions["onemap.blobs"] = open_blobs(config.media_url, endpoint=config.s3_endpoint)
     app.extensions["onemap.photo_limits"] = config.photo_limits()
     # One thread makes photo copies after each report is acknowledged (off the request path), in
     # the quiet moments between requests (webapp.activity): the acknowledgements come first.

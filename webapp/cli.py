@@ -58,7 +58,11 @@ def _progress(description: str):
 
 
 def _store(config: Config) -> Store:
+    """The migrated store; a command's store is closed when the command ends (its connections too)."""
     store = open_store(config.database_url)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.call_on_close(store.close)
     store.migrate()
     return store
 
@@ -73,14 +77,16 @@ def init_instance(config: Config) -> tuple[Store, services.LoadResult]:
     return store, result
 
 
-def recover_photos(config: Config, store: Store) -> None:
-    """Before serving: remove files of requests that died before their commit, finish derived copies."""
+def recover_photos(config: Config, store: Store, *, now: datetime | None = None) -> None:
+    """Before serving: remove files of requests that died before their commit (those older than
+    ``inspections.ORPHAN_AGE``: other servers may be filing), finish derived copies."""
     from geo import inspections
     from geo.storage.blobs import open_blobs
 
-    media = open_blobs(config.media_url)
+    media = open_blobs(config.media_url, endpoint=config.s3_endpoint)
     with store.unit_of_work() as uow:
-        orphans = inspections.sweep_orphan_photos(uow=uow, blobs=media)
+        orphans = inspections.sweep_orphan_photos(uow=uow, blobs=media,
+                                                  before=(now or _now()) - inspections.ORPHAN_AGE)
         made = inspections.derive_photos(None, uow=uow, blobs=media, limits=config.photo_limits())
     if orphans or made:
         click.echo(f"photos: {len(orphans)} unreferenced file(s) removed, {made} derived copy(ies) made")
@@ -126,11 +132,41 @@ def prepare_for_serving() -> None:
     gc.freeze()
 
 
+def _gunicorn(config: Config, host: str, port: int, workers: int, threads: int) -> None:
+    """Several processes on one database: gunicorn's threaded workers, each building its own app.
+
+    The app is built after the fork (no preloading), so no worker shares a database
+    connection or the photo thread of another.
+    """
+    try:
+        from gunicorn.app.base import BaseApplication
+    except ImportError:
+        raise InvalidInput("--workers needs gunicorn: pip install 'onemap[production]'",
+                           field="--workers") from None
+    from webapp import create_app
+
+    class OneMapServer(BaseApplication):
+        def load_config(self):
+            for key, value in {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
+                               "worker_class": "gthread", "accesslog": None, "graceful_timeout": 10,
+                               "proc_name": "onemap"}.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            app = create_app(config=config)
+            prepare_for_serving()
+            return app
+
+    OneMapServer().run()
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
-def serve(host: str, port: int, threads: int):
+@click.option("--threads", default=8, show_default=True, type=int, help="threads per process")
+@click.option("--workers", type=click.IntRange(1, 64),
+              help="run N processes with gunicorn (production); default: one waitress process")
+def serve(host: str, port: int, threads: int, workers: int | None):
     """Run the app; on an empty instance, first create the database and load the dataset."""
     from waitress import serve as waitress_serve
 
@@ -145,6 +181,11 @@ def serve(host: str, port: int, threads: int):
         store.migrate()
     recover_photos(config, store)
     store.close()
+    if workers:
+        click.echo(f"OneMap on http://{host}:{port}/  ({workers} gunicorn workers, "
+                   f"instance {config.instance})")
+        _gunicorn(config, host, port, workers, threads)
+        return
     app = create_app(config=config)
     prepare_for_serving()
     click.echo(f"OneMap on http://{host}:{port}/  (instance {config.instance})")
@@ -358,7 +399,8 @@ def backup_(directory: Path):
 
     config = load_config()
     store = _store(config)
-    manifest = backup.backup(store, open_blobs(config.media_url), directory, now=_now())
+    manifest = backup.backup(store, open_blobs(config.media_url, endpoint=config.s3_endpoint), directory,
+                             now=_now())
     store.close()
     counts = ", ".join(f"{n} {name}" for name, n in manifest["counts"].items())
     click.echo(f"backup in {directory}: {counts}; {len(manifest['files'])} photo file(s)")
@@ -376,7 +418,8 @@ def restore_(directory: Path, force: bool):
 
     config = load_config()
     store = open_store(config.database_url)
-    manifest = backup.restore(store, open_blobs(config.media_url), directory, force=force)
+    manifest = backup.restore(store, open_blobs(config.media_url, endpoint=config.s3_endpoint), directory,
+                              force=force)
     store.close()
     counts = ", ".join(f"{n} {name}" for name, n in manifest["counts"].items())
     click.echo(f"restored from {directory} (made {manifest['created_at']}): {counts}")

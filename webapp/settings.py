@@ -27,8 +27,12 @@ class Setting:
 SETTINGS = (
     Setting("ONEMAP_INSTANCE", "./instance", "folder for the embedded database, photos and the secret key"),
     Setting("ONEMAP_DATABASE_URL", "sqlite:///<instance>/onemap.db",
-            "SQLAlchemy URL of the database"),
-    Setting("ONEMAP_MEDIA_URL", "file://<instance>/media", "where photos live"),
+            "SQLAlchemy URL of the database: sqlite:///… or postgresql+psycopg://… (PostGIS)"),
+    Setting("ONEMAP_MEDIA_URL", "file://<instance>/media",
+            "where photos live: file://<folder>, or s3://bucket/prefix for S3-compatible storage"),
+    Setting("ONEMAP_S3_ENDPOINT", "AWS S3",
+            "URL of the S3-compatible server for an s3:// ONEMAP_MEDIA_URL, e.g. http://minio:9000; "
+            "credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or ~/.aws"),
     Setting("ONEMAP_SECRET_KEY", "generated once into the instance folder", "session signing key"),
     Setting("ONEMAP_BASEMAP", "osm", "background map tiles", ("osm", "tianditu", "amap", "none")),
     Setting("ONEMAP_TIANDITU_KEY", "", "Tianditu API key (needed by ONEMAP_BASEMAP=tianditu)"),
@@ -37,11 +41,14 @@ SETTINGS = (
     Setting("ONEMAP_MAX_PHOTO_MB", "15", "largest photo file accepted, in MB"),
     Setting("ONEMAP_MAX_PHOTO_PIXELS", "40000000", "largest photo accepted, in pixels (width × height)"),
     Setting("ONEMAP_MAX_REQUEST_MB", "100", "largest request accepted (a report with all its photos), in MB"),
+    Setting("ONEMAP_PROXIES", "0", "reverse proxies (nginx) in front of the app that set X-Forwarded-For, "
+            "-Proto and -Host; above 0 those headers are trusted and session cookies go over HTTPS only"),
 )
 
 # Numeric settings: (smallest, largest) accepted value.
 _BOUNDS = {"ONEMAP_PHOTO_SIDE": (320, 8000), "ONEMAP_MAX_PHOTO_MB": (1, 200),
-           "ONEMAP_MAX_PHOTO_PIXELS": (1_000_000, 400_000_000), "ONEMAP_MAX_REQUEST_MB": (1, 2000)}
+           "ONEMAP_MAX_PHOTO_PIXELS": (1_000_000, 400_000_000), "ONEMAP_MAX_REQUEST_MB": (1, 2000),
+           "ONEMAP_PROXIES": (0, 5)}
 
 
 @dataclass(frozen=True)
@@ -53,10 +60,12 @@ class Config:
     basemap: str
     tianditu_key: str
     lang: str
+    s3_endpoint: str | None = None
     photo_side: int = 1600
     max_photo_mb: int = 15
     max_photo_pixels: int = 40_000_000
     max_request_mb: int = 100
+    proxies: int = 0
 
     def photo_limits(self) -> Limits:
         return Limits(max_bytes=self.max_photo_mb * 1024 * 1024, max_pixels=self.max_photo_pixels,
@@ -107,5 +116,6 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: str) -> Confi
         basemap=basemap,
         tianditu_key=value["ONEMAP_TIANDITU_KEY"] or "",
         lang=value["ONEMAP_LANG"] or "zh_CN",
+        s3_endpoint=value["ONEMAP_S3_ENDPOINT"],
         **{name.removeprefix("ONEMAP_").lower(): _number(name, value[name]) for name in _BOUNDS},
     )
