@@ -111,6 +111,24 @@ def database_url(request, backend, tmp_path):
 
 
 @pytest.fixture
+def new_database(request, backend):
+    """``new_database(folder)``: the URL of another new, empty database on this test's backend (SQLite:
+    ``folder/onemap.db``), for tests of more than one instance; dropped when the test ends."""
+    made: list[str] = []
+
+    def make(folder) -> str:
+        if backend == "sqlite":
+            return f"sqlite:///{folder / 'onemap.db'}"
+        server = request.getfixturevalue("postgres")
+        made.append(server.create())
+        return server.url_of(made[-1])
+
+    yield make
+    for name in made:
+        request.getfixturevalue("postgres").drop(name)
+
+
+@pytest.fixture
 def config(tmp_path, database_url):
     return load_config(env={"ONEMAP_INSTANCE": str(tmp_path / "instance"),
                             "ONEMAP_DATABASE_URL": database_url})

@@ -57,13 +57,14 @@ def _progress(description: str):
         bar.close()
 
 
-def _store(config: Config) -> Store:
-    """The migrated store; a command's store is closed when the command ends (its connections too)."""
+def _store(config: Config, *, migrate: bool = True) -> Store:
+    """The (migrated) store; a command's store is closed when the command ends, however it ends."""
     store = open_store(config.database_url)
     ctx = click.get_current_context(silent=True)
     if ctx is not None:
         ctx.call_on_close(store.close)
-    store.migrate()
+    if migrate:
+        store.migrate()
     return store
 
 
@@ -417,9 +418,8 @@ def restore_(directory: Path, force: bool):
     from geo.storage.blobs import open_blobs
 
     config = load_config()
-    store = open_store(config.database_url)
+    store = _store(config, migrate=False)
     manifest = backup.restore(store, open_blobs(config.media_url, endpoint=config.s3_endpoint), directory,
                               force=force)
-    store.close()
     counts = ", ".join(f"{n} {name}" for name, n in manifest["counts"].items())
     click.echo(f"restored from {directory} (made {manifest['created_at']}): {counts}")

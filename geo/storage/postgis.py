@@ -100,7 +100,8 @@ class PostgisStore(SqlStore):
     # ------------------------------------------------------------ backup and restore
     def _libpq_url(self) -> str:
         """The database for pg_dump / psql; the password goes in PGPASSWORD, not on a command line."""
-        return self.engine.url.set(drivername="postgresql", password=None).render_as_string()
+        url = self.engine.url.set(drivername="postgresql")
+        return url._replace(password=None).render_as_string()
 
     def _run(self, *command: str) -> None:
         env = dict(os.environ)

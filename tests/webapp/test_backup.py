@@ -1,5 +1,9 @@
-"""`onemap backup DIR` and `onemap restore DIR`: a consistent copy of database and photos, and back."""
+"""`onemap backup DIR` and `onemap restore DIR`: a consistent copy of database and photos, and back.
 
+On both backends: SQLite's online backup, PostgreSQL's pg_dump of one snapshot.
+"""
+
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,17 +17,33 @@ from webapp.cli import init_instance, main
 from webapp.settings import load_config
 
 
-def onemap(instance: Path, *args):
+@dataclass(frozen=True)
+class Instance:
+    folder: Path
+    database_url: str
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"ONEMAP_INSTANCE": str(self.folder), "ONEMAP_DATABASE_URL": self.database_url}
+
+
+@pytest.fixture
+def instance(tmp_path, new_database):
+    """``instance(name)``: a new instance folder with a new, empty database on this test's backend."""
+    return lambda name: Instance(tmp_path / name, new_database(tmp_path / name))
+
+
+def onemap(instance: Instance, *args):
     """Run `onemap` in-process on ``instance``; (exit code, output)."""
-    result = CliRunner().invoke(main, [str(a) for a in args], env={"ONEMAP_INSTANCE": str(instance)})
+    result = CliRunner().invoke(main, [str(a) for a in args], env=instance.env)
     return result.exit_code, result.output
 
 
 @pytest.fixture
-def source(tmp_path):
+def source(instance):
     """An instance with the dataset, a worker, and two reports with photos."""
-    instance = tmp_path / "source"
-    config = load_config(env={"ONEMAP_INSTANCE": str(instance)})
+    source = instance("source")
+    config = load_config(env=source.env)
     store, _ = init_instance(config)
     now = datetime.now(UTC)
     with store.unit_of_work(write=True) as uow:
@@ -35,12 +55,12 @@ def source(tmp_path):
                        observed_at=now - timedelta(days=n), media_url=config.media_url)
         uow.commit()
     store.close()
-    return instance
+    return source
 
 
-def snapshot(instance: Path) -> dict:
+def snapshot(instance: Instance) -> dict:
     """What a user would compare: sites, reports with photos, users, and the photo files' bytes."""
-    store = open_store(f"sqlite:///{instance / 'onemap.db'}")
+    store = open_store(instance.database_url)
     with store.unit_of_work() as uow:
         sites = [(s.id, s.layer_id, s.name, s.status, s.geometry.wkb, s.last_report_id)
                  for s in uow.sites.find()]
@@ -48,15 +68,15 @@ def snapshot(instance: Path) -> dict:
         users = [(u.username, u.role, u.active) for u in uow.users.all()]
         keys = sorted(uow.reports.photo_keys())
     store.close()
-    files = {key: (instance / "media" / key).read_bytes() for key in keys}
+    files = {key: (instance.folder / "media" / key).read_bytes() for key in keys}
     return {"sites": sites, "reports": reports, "users": users, "files": files}
 
 
-def test_a_backup_restored_into_an_empty_instance_is_the_same_instance(source, tmp_path):
+def test_a_backup_restored_into_an_empty_instance_is_the_same_instance(source, instance, tmp_path):
     code, out = onemap(source, "backup", tmp_path / "backup")
     assert code == 0, out
     assert "4 photos" in out and "12 photo file(s)" in out
-    target = tmp_path / "target"
+    target = instance("target")
     code, out = onemap(target, "restore", tmp_path / "backup")
     assert code == 0, out
     restored = snapshot(target)
@@ -66,10 +86,10 @@ def test_a_backup_restored_into_an_empty_instance_is_the_same_instance(source, t
     assert code == 0 and "sites: 0 new" in out
 
 
-def test_restore_refuses_an_instance_that_holds_data_unless_forced(source, tmp_path):
+def test_restore_refuses_an_instance_that_holds_data_unless_forced(source, instance, tmp_path):
     assert onemap(source, "backup", tmp_path / "backup")[0] == 0
-    other = tmp_path / "other"
-    init_instance(load_config(env={"ONEMAP_INSTANCE": str(other)}))[0].close()
+    other = instance("other")
+    init_instance(load_config(env=other.env))[0].close()
     before = snapshot(other)
     code, out = onemap(other, "restore", tmp_path / "backup")
     assert code != 0 and "already holds data" in out
@@ -79,15 +99,15 @@ def test_restore_refuses_an_instance_that_holds_data_unless_forced(source, tmp_p
     assert snapshot(other) == snapshot(source)
 
 
-def test_a_damaged_backup_is_refused_before_anything_is_written(source, tmp_path):
+def test_a_damaged_backup_is_refused_before_anything_is_written(source, instance, tmp_path):
     backup = tmp_path / "backup"
     assert onemap(source, "backup", backup)[0] == 0
     photo = next((backup / "media").rglob("*.original.jpg"))
     photo.write_bytes(photo.read_bytes()[:-10])
-    target = tmp_path / "target"
+    target = instance("target")
     code, out = onemap(target, "restore", backup)
     assert code != 0 and photo.name in out and "changed since the backup" in out
-    assert not (target / "media").exists() or not any((target / "media").rglob("*.jpg"))
+    assert not (target.folder / "media").exists() or not any((target.folder / "media").rglob("*.jpg"))
 
 
 def test_backup_never_writes_into_a_folder_that_holds_files(source, tmp_path):
@@ -100,14 +120,14 @@ def test_backup_never_writes_into_a_folder_that_holds_files(source, tmp_path):
     assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]  # nothing left half-written
 
 
-def test_a_backup_taken_while_reports_arrive_is_consistent(source, tmp_path):
+def test_a_backup_taken_while_reports_arrive_is_consistent(source, instance, tmp_path):
     """Every photo row of the copy has its file; the copy restores and passes its own checks."""
     import threading
     import time
 
     from webapp.settings import load_config as config_for
 
-    config = config_for(env={"ONEMAP_INSTANCE": str(source)})
+    config = config_for(env=source.env)
     store = open_store(config.database_url)
     stop, filed = threading.Event(), []
 
@@ -131,8 +151,25 @@ def test_a_backup_taken_while_reports_arrive_is_consistent(source, tmp_path):
         writer.join(timeout=30)
         store.close()
     assert code == 0, out
-    target = tmp_path / "target"
+    target = instance("target")
     code, out = onemap(target, "restore", tmp_path / "backup")
     assert code == 0, out
     restored = snapshot(target)  # reads every file a photo row names: none missing
     assert 2 < len(restored["reports"]) - 2 <= len(filed)
+
+
+@pytest.mark.backends("sqlite")
+def test_a_backup_restores_only_into_the_same_kind_of_database(source, tmp_path, postgres):
+    assert onemap(source, "backup", tmp_path / "backup")[0] == 0
+    name = postgres.create()
+    try:
+        target = Instance(tmp_path / "pg", postgres.url_of(name))
+        code, out = onemap(target, "restore", tmp_path / "backup")
+        assert code != 0 and "the backup is of a sqlite database" in out
+        store = open_store(target.database_url)
+        try:
+            assert store.is_empty()  # nothing was written
+        finally:
+            store.close()
+    finally:
+        postgres.drop(name)
