@@ -1,6 +1,7 @@
 """Managers pick the sites to assign on a map, in a real headless Chromium."""
 
 import pytest
+import sqlalchemy as sa
 
 from tests.conftest import PASSWORD
 from webapp.context import get_uow
@@ -18,7 +19,8 @@ def heishan_zones(app):
     """Heishan's village zones; the first renamed to hostile markup (as a careless import could)."""
     with app.app_context(), get_uow(write=True) as uow:
         zones = [s for s in uow.sites.find(layer_id="sanitation_zones", county="210726")]
-        uow.connection.exec_driver_sql("UPDATE sites SET name = ? WHERE id = ?", (HOSTILE_NAME, zones[0].id))
+        uow.connection.execute(sa.text("UPDATE sites SET name = :name WHERE id = :id"),
+                               {"name": HOSTILE_NAME, "id": zones[0].id})
         uow.commit()
     return [s.id for s in zones]
 

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from tests.conftest import PASSWORD
 from tests.factories import ALL_PASS, add_report
@@ -130,7 +131,8 @@ def test_unchecking_a_layer_hides_its_sites(live_server, page, seeded):
 def test_a_site_name_made_of_markup_shows_as_text_in_its_tooltip(live_server, page, app):
     with app.app_context(), get_uow(write=True) as uow:
         zone = next(uow.sites.find(layer_id="sanitation_zones"))
-        uow.connection.exec_driver_sql("UPDATE sites SET name = ? WHERE id = ?", (HOSTILE_NOTE, zone.id))
+        uow.connection.execute(sa.text("UPDATE sites SET name = :name WHERE id = :id"),
+                               {"name": HOSTILE_NOTE, "id": zone.id})
         uow.commit()
     _login(page, live_server)
     opened = page.evaluate("""(id) => { let found = false;
