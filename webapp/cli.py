@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+import sqlalchemy as sa
 from tqdm import tqdm
 
 from geo import credentials, exports, imports, report_exports, services
@@ -38,6 +39,10 @@ class _Group(click.Group):
             click.echo(f"onemap: {exc.message}", err=True)
             for detail in getattr(exc, "details", [])[:200]:
                 click.echo(f"  feature {detail.index}: {detail.reason}", err=True)
+            ctx.exit(1)
+        except sa.exc.OperationalError as exc:  # server down, wrong password, no such database
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            click.echo(f"onemap: cannot use the database (ONEMAP_DATABASE_URL): {reason}", err=True)
             ctx.exit(1)
 
 
