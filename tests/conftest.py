@@ -98,16 +98,22 @@ def postgres():
     server.engine.dispose()
 
 
-@pytest.fixture
-def database_url(request, backend, tmp_path):
-    """A new, empty database for this test: a SQLite file in the instance folder, or a PostGIS database."""
+def _test_database(request, backend, tmp_path, template_fixture: str | None = None):
+    """The database of one test: the SQLite file of its instance folder, or a PostGIS database
+    cloned from a template (an empty one, or the fixture named) and dropped afterwards."""
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'instance' / 'onemap.db'}"
         return
     server = request.getfixturevalue("postgres")
-    name = server.create()
+    name = server.create(template=request.getfixturevalue(template_fixture) if template_fixture else None)
     yield server.url_of(name)
     server.drop(name)
+
+
+@pytest.fixture
+def database_url(request, backend, tmp_path):
+    """A new, empty database for this test."""
+    yield from _test_database(request, backend, tmp_path)
 
 
 @pytest.fixture
@@ -181,13 +187,7 @@ def _loaded_postgis(postgres, _loaded_template):
 @pytest.fixture
 def loaded_database_url(request, backend, tmp_path):
     """A database holding the Jinzhou dataset and the test users (SQLite: in the copied instance)."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'instance' / 'onemap.db'}"
-        return
-    server = request.getfixturevalue("postgres")
-    name = server.create(template=request.getfixturevalue("_loaded_postgis"))
-    yield server.url_of(name)
-    server.drop(name)
+    yield from _test_database(request, backend, tmp_path, "_loaded_postgis")
 
 
 @pytest.fixture

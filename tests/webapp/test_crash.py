@@ -59,6 +59,42 @@ def _multipart(report: dict, photo: bytes) -> tuple[bytes, str]:
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
+def _instance_with_worker(config):
+    """A new instance with the dataset and a worker assigned one village zone: (that site, a token)."""
+    store, _ = init_instance(config)
+    now = datetime.now(UTC)
+    with store.unit_of_work(write=True) as uow:
+        services.add_user("worker", "worker", "correct horse 9", uow=uow, actor="t", now=now)
+    with store.unit_of_work(write=True) as uow:
+        site = next(uow.sites.find(layer_id="sanitation_zones"))
+        services.assign_sites("worker", [site.id], uow=uow, actor="t", now=now)
+        token = services.issue_token("worker", uow=uow, actor="t", now=now)
+    store.close()
+    return site, token
+
+
+def _together(threads: list[threading.Thread], servers: list[subprocess.Popen]) -> None:
+    """Run the client threads to their end, then stop the servers whatever happened."""
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+def _call(port: int, method: str, path: str, body, content_type: str, token: str) -> tuple[int, dict]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request(method, path, body, {"Authorization": f"Bearer {token}", "Content-Type": content_type})
+    response = conn.getresponse()
+    answer = (response.status, json.loads(response.read()))
+    conn.close()
+    return answer
+
+
 def _rows(config, sql: str) -> list[tuple]:
     store = open_store(config.database_url)
     try:
@@ -72,14 +108,7 @@ def _rows(config, sql: str) -> list[tuple]:
 
 def test_sigkill_during_uploads_loses_nothing_acknowledged(tmp_path, config):
     instance = config.instance
-    store, _ = init_instance(config)
-    with store.unit_of_work(write=True) as uow:
-        services.add_user("worker", "worker", "correct horse 9", uow=uow, actor="t", now=datetime.now(UTC))
-    with store.unit_of_work(write=True) as uow:
-        site = next(uow.sites.find(layer_id="sanitation_zones"))
-        services.assign_sites("worker", [site.id], uow=uow, actor="t", now=datetime.now(UTC))
-        token = services.issue_token("worker", uow=uow, actor="t", now=datetime.now(UTC))
-    store.close()
+    site, token = _instance_with_worker(config)
 
     port, log = _free_port(), tmp_path / "serve.log"
     server = _serve(config, port, log)
@@ -139,15 +168,7 @@ def test_two_server_processes_store_concurrent_duplicates_once(tmp_path, config)
 
     One server is a single waitress process, the other `onemap serve --workers 2` (gunicorn)."""
     instance = config.instance
-    store, _ = init_instance(config)
-    now = datetime.now(UTC)
-    with store.unit_of_work(write=True) as uow:
-        services.add_user("worker", "worker", "correct horse 9", uow=uow, actor="t", now=now)
-    with store.unit_of_work(write=True) as uow:
-        site = next(uow.sites.find(layer_id="sanitation_zones"))
-        services.assign_sites("worker", [site.id], uow=uow, actor="t", now=now)
-        token = services.issue_token("worker", uow=uow, actor="t", now=now)
-    store.close()
+    site, token = _instance_with_worker(config)
     ports = [_free_port(), _free_port()]
     servers = [_serve(config, ports[0], tmp_path / "serve-0.log"),
                _serve(config, ports[1], tmp_path / "serve-1.log", "--workers", "2")]
@@ -167,17 +188,8 @@ def test_two_server_processes_store_concurrent_duplicates_once(tmp_path, config)
         answers[report["uuid"]].append((response.status, json.loads(response.read())["id"]))
         conn.close()
 
-    try:
-        threads = [threading.Thread(target=post, args=(report, ports[i % 2]))
-                   for report in reports for i in range(4)]  # each report 4×, twice to each server
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-    finally:
-        for server in servers:
-            server.terminate()
-            server.wait(timeout=10)
+    _together([threading.Thread(target=post, args=(report, ports[i % 2]))
+               for report in reports for i in range(4)], servers)  # each report 4×, twice to each server
 
     for report_uuid, got in answers.items():
         statuses = sorted(status for status, _ in got)
@@ -194,61 +206,41 @@ def test_two_server_processes_store_concurrent_duplicates_once(tmp_path, config)
 
 def test_two_server_processes_decide_each_review_once(tmp_path, config):
     """Two managers on two servers decide the same reports at the same moment: one decision each counts."""
-    store, _ = init_instance(config)
-    now = datetime.now(UTC)
+    site, worker = _instance_with_worker(config)
+    store = open_store(config.database_url)
     with store.unit_of_work(write=True) as uow:
-        services.add_user("worker", "worker", "correct horse 9", uow=uow, actor="t", now=now)
+        services.add_user("manager", "manager", "correct horse 9", uow=uow, actor="t", now=datetime.now(UTC))
     with store.unit_of_work(write=True) as uow:
-        services.add_user("manager", "manager", "correct horse 9", uow=uow, actor="t", now=now)
-    with store.unit_of_work(write=True) as uow:
-        site = next(uow.sites.find(layer_id="sanitation_zones"))
-        services.assign_sites("worker", [site.id], uow=uow, actor="t", now=now)
-        worker = services.issue_token("worker", uow=uow, actor="t", now=now)
-    with store.unit_of_work(write=True) as uow:
-        manager = services.issue_token("manager", uow=uow, actor="t", now=now)
+        manager = services.issue_token("manager", uow=uow, actor="t", now=datetime.now(UTC))
     store.close()
     ports = [_free_port(), _free_port()]
     servers = [_serve(config, port, tmp_path / f"serve-{port}.log") for port in ports]
-
-    def call(port, method, path, body, content_type, token):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        conn.request(method, path, body, {"Authorization": f"Bearer {token}", "Content-Type": content_type})
-        response = conn.getresponse()
-        answer = (response.status, json.loads(response.read()))
-        conn.close()
-        return answer
-
     try:
         report_ids = []
         for hour in range(6):
             report = {"uuid": str(uuid.uuid4()), "checklist": ALL_PASS, "metrics": {},
                       "observed_at": datetime(2026, 5, 1, hour, tzinfo=UTC).isoformat()}
             body, content_type = _multipart(report, jpeg(size=(64, 48)))
-            status, stored = call(ports[0], "POST", f"/api/v1/sites/{site.id}/reports", body, content_type,
-                                  worker)
+            status, stored = _call(ports[0], "POST", f"/api/v1/sites/{site.id}/reports", body, content_type,
+                                   worker)
             assert status == 201, stored
             report_ids.append(stored["id"])
-        answers: dict[int, list[tuple[str, int]]] = {i: [] for i in report_ids}
-        start = threading.Barrier(2 * len(report_ids))
+    except BaseException:
+        _together([], servers)
+        raise
+    answers: dict[int, list[tuple[str, int]]] = {i: [] for i in report_ids}
+    start = threading.Barrier(2 * len(report_ids))
 
-        def decide(report_id, decision, port):
-            body = json.dumps({"decision": decision, "comment": f"{decision} from {port}"})
-            start.wait()
-            status, _ = call(port, "POST", f"/api/v1/reports/{report_id}/review", body, "application/json",
-                             manager)
-            answers[report_id].append((decision, status))
+    def decide(report_id, decision, port):
+        body = json.dumps({"decision": decision, "comment": f"{decision} from {port}"})
+        start.wait()
+        status, _ = _call(port, "POST", f"/api/v1/reports/{report_id}/review", body, "application/json",
+                          manager)
+        answers[report_id].append((decision, status))
 
-        threads = [threading.Thread(target=decide, args=(report_id, decision, port))
-                   for report_id in report_ids
-                   for decision, port in (("approve", ports[0]), ("reject", ports[1]))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-    finally:
-        for server in servers:
-            server.terminate()
-            server.wait(timeout=10)
+    both = (("approve", ports[0]), ("reject", ports[1]))
+    _together([threading.Thread(target=decide, args=(report_id, decision, port))
+               for report_id in report_ids for decision, port in both], servers)
 
     stored = dict(_rows(config, "SELECT id, review_status FROM reports"))
     audited = _rows(config, "SELECT target, count(*) FROM audit_log WHERE action IN "

@@ -14,15 +14,6 @@ from tests.factories import ALL_PASS, jpeg
 from webapp.context import get_uow
 
 
-@pytest.fixture
-def zone(app):
-    """A village zone assigned to `worker`, and its centre."""
-    with app.app_context(), get_uow(write=True) as uow:
-        site = next(uow.sites.find(layer_id="sanitation_zones"))
-        services.assign_sites("worker", [site.id], uow=uow, actor="test", now=datetime.now(UTC))
-    return site
-
-
 def token_for(app, username):
     with app.app_context(), get_uow(write=True) as uow:
         return services.issue_token(username, uow=uow, actor="test", now=datetime.now(UTC))

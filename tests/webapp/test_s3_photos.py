@@ -10,10 +10,8 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from geo import services
 from tests.webapp.test_reports_api import post, report, stored, token_for, wait_for_photo_jobs
 from webapp.cli import main, recover_photos
-from webapp.context import get_uow
 
 pytest_plugins = ["tests.s3"]
 pytestmark = pytest.mark.backends("sqlite")  # the photo path is the same whatever the database
@@ -36,14 +34,6 @@ def app_env(request, s3_server, bucket, tmp_path):
         return {"ONEMAP_MEDIA_URL": f"file://{tmp_path / 'not-a-folder' / 'media'}"}
     endpoint = request.getfixturevalue("closed_endpoint") if state == "s3 down" else s3_server.endpoint
     return {"ONEMAP_MEDIA_URL": f"s3://{bucket}/{PREFIX}", "ONEMAP_S3_ENDPOINT": endpoint}
-
-
-@pytest.fixture
-def zone(app):
-    with app.app_context(), get_uow(write=True) as uow:
-        site = next(uow.sites.find(layer_id="sanitation_zones"))
-        services.assign_sites("worker", [site.id], uow=uow, actor="test", now=datetime.now(UTC))
-    return site
 
 
 def camera_jpeg() -> bytes:
