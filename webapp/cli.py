@@ -157,6 +157,8 @@ def _gunicorn(config: Config, host: str, port: int, workers: int, threads: int) 
                                "worker_class": "gthread", "accesslog": None, "graceful_timeout": 10,
                                "proc_name": "onemap"}.items():
                 self.cfg.set(key, value)
+            if "control_socket_disable" in self.cfg.settings:  # gunicorn ≥ 25.1: one socket per user
+                self.cfg.set("control_socket_disable", True)  # would be shared by every server we run
 
         def load(self):
             app = create_app(config=config)
