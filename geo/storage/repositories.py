@@ -219,10 +219,13 @@ class SiteRepo(_Repo):
         With ``bbox``, the store's index finds candidates and only sites really
         meeting the box are kept; geometries are decoded only for the candidates
         whose box crosses the view's edge. With ``level``, each row also carries
-        ``display``: its stored GeoJSON for that zoom level.
+        ``display``: its stored GeoJSON for that zoom level, and ``geom`` is None
+        unless the exact box test needs it (SQLite), so PostGIS sends no WKB.
         """
         s = t.sites.c
         columns = [s[name] for name in self.VIEW_COLUMNS]
+        if level is not None and (bbox is None or self.store.bbox_is_exact):
+            columns[self.VIEW_COLUMNS.index("geom")] = sa.null().label("geom")
         if level is not None:
             columns.append(s[f"display_z{level}"].label("display"))
         if with_attributes:
