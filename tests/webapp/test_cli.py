@@ -20,8 +20,10 @@ from webapp.settings import load_config
 
 
 @pytest.fixture
-def run(tmp_path, monkeypatch):
+def run(tmp_path, monkeypatch, database_url):
+    """`onemap …` in-process on a new instance in tmp_path/instance (on each backend)."""
     monkeypatch.setenv("ONEMAP_INSTANCE", str(tmp_path / "instance"))
+    monkeypatch.setenv("ONEMAP_DATABASE_URL", database_url)
     runner = CliRunner()
 
     def invoke(*args, input=None):
@@ -30,8 +32,9 @@ def run(tmp_path, monkeypatch):
     return invoke
 
 
-def _site_table(instance: Path):
-    store = open_store(f"sqlite:///{instance / 'onemap.db'}")
+def _site_table(url: str | None = None):
+    """(id, layer, ref) of every site, in the instance the environment names (or at ``url``)."""
+    store = open_store(url or load_config().database_url)
     with store.unit_of_work() as uow:
         rows = uow.connection.exec_driver_sql(
             "SELECT id, layer_id, ref FROM sites ORDER BY id").all()
@@ -42,7 +45,7 @@ def _site_table(instance: Path):
 def test_init_twice_gives_the_same_database(run, tmp_path):
     first = run("init")
     assert first.exit_code == 0, first.output
-    before = _site_table(tmp_path / "instance")
+    before = _site_table()
     counts = {}
     for _, layer, _ in before:
         counts[layer] = counts.get(layer, 0) + 1
@@ -50,7 +53,7 @@ def test_init_twice_gives_the_same_database(run, tmp_path):
     assert "sites: " in first.output and "new" in first.output
     second = run("init")
     assert second.exit_code == 0 and "sites: 0 new" in second.output
-    assert _site_table(tmp_path / "instance") == before  # same ids, same refs, same count
+    assert _site_table() == before  # same ids, same refs, same count
 
 
 def test_init_demo_prints_one_working_password_per_role(run, tmp_path):
@@ -106,7 +109,7 @@ def _zone(name, x, y, **extra):
 
 def test_import_checks_everything_first_and_writes_nothing_on_rejection(run, tmp_path):
     run("init")
-    before = _site_table(tmp_path / "instance")
+    before = _site_table()
     path = _zones_file(tmp_path / "zones.geojson", [
         _zone("好村一", 122.1, 41.7),
         _zone("坏户数", 122.2, 41.7, households=-5),
@@ -118,18 +121,18 @@ def test_import_checks_everything_first_and_writes_nothing_on_rejection(run, tmp
     assert "2 feature(s) rejected, nothing imported" in result.output
     assert "feature 1: households: -5 is below the minimum 0" in result.output
     assert "feature 2: township: required attribute is missing" in result.output
-    assert _site_table(tmp_path / "instance") == before
+    assert _site_table() == before
 
     skipped = run("import", str(path), "--layer", "sanitation_zones", "--skip-invalid")
     assert skipped.exit_code == 0, skipped.output
     assert "2 site(s) imported, 2 rejected" in skipped.output
-    after = _site_table(tmp_path / "instance")
+    after = _site_table()
     assert len(after) == len(before) + 2
 
 
 def test_import_of_an_unreadable_file_exits_nonzero_and_stores_nothing(run, tmp_path):
     run("init")
-    before = _site_table(tmp_path / "instance")
+    before = _site_table()
     garbage = tmp_path / "zones.geojson"
     garbage.write_bytes(b"\x00\x01 this is not geojson")
     result = run("import", str(garbage), "--layer", "sanitation_zones")
@@ -138,7 +141,7 @@ def test_import_of_an_unreadable_file_exits_nonzero_and_stores_nothing(run, tmp_
     assert missing.exit_code == 1 and "nope.gpkg" in missing.output
     unknown_layer = run("import", str(garbage), "--layer", "rivers")
     assert unknown_layer.exit_code == 1 and "no layer 'rivers'" in unknown_layer.output
-    assert _site_table(tmp_path / "instance") == before
+    assert _site_table() == before
 
 
 def test_import_with_gcj02_shifts_onto_wgs84(run, tmp_path):
@@ -159,10 +162,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_serve_starts_an_empty_instance_with_all_layers(tmp_path):
+def test_serve_starts_an_empty_instance_with_all_layers(tmp_path, config):
     """`onemap serve` on a new instance: creates the database, loads the data, answers HTTP."""
     port = _free_port()
-    env = dict(os.environ, ONEMAP_INSTANCE=str(tmp_path / "fresh"))
+    env = dict(os.environ, ONEMAP_INSTANCE=str(config.instance), ONEMAP_DATABASE_URL=config.database_url)
     onemap = Path(sys.executable).with_name("onemap")
     log = tmp_path / "serve.log"
     with log.open("w") as out:
@@ -178,7 +181,7 @@ def test_serve_starts_an_empty_instance_with_all_layers(tmp_path):
                 time.sleep(0.1)
         else:
             pytest.fail("onemap serve did not answer: " + log.read_text())
-        layers = _site_table(tmp_path / "fresh")
+        layers = _site_table(config.database_url)
         assert {layer for _, layer, _ in layers} == {"mines", "sanitation_zones", "road_works",
                                                       "port_multimodal"}
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:

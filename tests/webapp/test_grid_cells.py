@@ -14,8 +14,9 @@ from webapp.cli import main
 from webapp.settings import load_config
 
 
-def test_grid_cells_import_assign_and_what_a_worker_may_see_and_file(tmp_path, monkeypatch):
+def test_grid_cells_import_assign_and_what_a_worker_may_see_and_file(tmp_path, monkeypatch, database_url):
     monkeypatch.setenv("ONEMAP_INSTANCE", str(tmp_path / "instance"))
+    monkeypatch.setenv("ONEMAP_DATABASE_URL", database_url)
     runner = CliRunner()
 
     def run(*args):
