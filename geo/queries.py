@@ -199,10 +199,7 @@ def dashboard(layers: dict[str, LayerDef], *, uow: UnitOfWork, now: datetime,
             if "progress_pct" in row.attributes:
                 progress.append({"id": row.id, "name": row.name, "status": status,
                                  "progress": row.attributes["progress_pct"]})
-        sums: dict[str, float] = defaultdict(float)
-        for _, metrics in uow.reports.metric_rows(layer.id):
-            for key, value in metrics.items():
-                sums[key] += value
+        sums = uow.reports.metric_sums(layer.id, [m.id for m in layer.metrics])
         out["layers"].append({
             "layer": layer,
             "total": len(rows),
