@@ -172,7 +172,7 @@ def headers_for(fmt: str, headers: dict[str, str]) -> dict[str, str] | None:
 def record_export(uow: UnitOfWork, action: str, layer: LayerDef, fmt: str, filters, lang: str, count: int,
                   actor: str | None, now: datetime, complete: bool = True) -> None:
     """The audit entry of an export (committed): format, filters, language, count, whether it completed."""
-    uow.begin_write()
+    uow.begin_write(exclusive=False)  # one insert: needs no writers' lock where writers run side by side
     uow.audit.record(actor, action, f"layer:{layer.id}",
                      {"format": fmt, "filters": filters.audit(), "lang": lang, "count": count,
                       "complete": complete}, now)

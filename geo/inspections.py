@@ -103,7 +103,9 @@ def file_report(site_id: int, payload: Any, uploads: list[Upload], *, layers: di
                                "exif_lat": lat, "exif_lon": lon, "flags": photo_flags})
         # From here to the commit: SQL only, the write lock is held for milliseconds. A duplicate
         # stored since our look-up (by this process or another) fails the UUID's unique constraint.
-        uow.begin_write()
+        # Not exclusive: inserts under the UUID's unique constraint and one conditional UPDATE of the
+        # site, safe beside other writers where the backend lets writers run side by side (PostgreSQL).
+        uow.begin_write(exclusive=False)
         stored = uow.reports.add_with_photos({
             "uuid": report.uuid, "site_id": site_id, "user_id": user.id, "checklist": report.checklist,
             "metrics": report.metrics, "note": report.note,

@@ -29,11 +29,14 @@ class UnitOfWork(ABC):
     audit: Any
 
     @abstractmethod
-    def begin_write(self) -> None:
+    def begin_write(self, *, exclusive: bool = True) -> None:
         """End what was read so far and start the write transaction (taking the write lock now).
 
         Lets a service do slow work (checking photos, writing files) before it
-        holds the lock, so other writers are not kept waiting.
+        holds the lock, so other writers are not kept waiting. ``exclusive=False``
+        says the unit's writes are safe beside other writers by themselves (inserts
+        under unique constraints, single-row conditional updates): a backend that
+        can run writers side by side (PostgreSQL) then takes no writers' lock.
         """
 
     @abstractmethod

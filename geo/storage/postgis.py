@@ -10,8 +10,11 @@ on geography, grid cells find their sites with ``ST_Contains``.
 Writers: the services were written for SQLite's single writer (a write unit
 reads, decides, writes). Here a write unit takes a transaction-level advisory
 lock first, which gives the same guarantee across processes and machines and is
-released by the commit or rollback; readers never wait for it (MVCC). The
-client UUID's unique constraint still decides between duplicate reports.
+released by the commit or rollback; readers never wait for it (MVCC). Units
+that declare themselves safe beside other writers (``begin_write(exclusive=False)``:
+filing a report, recording an export) skip it: the client UUID's unique
+constraint decides between duplicate reports, and the site's latest report is a
+single conditional UPDATE under the row's lock, which ``refresh_latest`` takes too.
 """
 
 from __future__ import annotations
@@ -70,7 +73,8 @@ class PostgisStore(SqlStore):
 
         @event.listens_for(engine, "begin")
         def _on_begin(connection):
-            if connection.get_execution_options().get("onemap_write"):
+            options = connection.get_execution_options()
+            if options.get("onemap_write") and options.get("onemap_exclusive", True):
                 connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
 
         return engine

@@ -574,8 +574,15 @@ class ReportRepo(_Repo):
                                      "result": result})
 
     def refresh_latest(self, site_id: int, result_of) -> None:
-        """Point the site at its newest report that counts (not rejected); ``result_of(checklist)``."""
+        """Point the site at its newest report that counts (not rejected); ``result_of(checklist)``.
+
+        The site's row is locked first (PostgreSQL; SQLite has one writer anyway), so a report
+        filed meanwhile, whose ``note_filed`` needs that lock, is either seen here or comes after.
+        """
         r = t.reports.c
+        # FOR NO KEY UPDATE: it waits for note_filed's UPDATE, and lets a filing's INSERT (whose foreign
+        # key takes KEY SHARE on the site) go on, so the two never deadlock.
+        self.c.execute(sa.select(t.sites.c.id).where(t.sites.c.id == site_id).with_for_update(key_share=True))
         row = self.c.execute(
             sa.select(r.id, r.observed_at, r.checklist, r.review_status)
             .where(r.site_id == site_id, r.review_status != "rejected")

@@ -141,14 +141,15 @@ class SqlUnitOfWork(UnitOfWork):
         self.reports = ReportRepo(connection)
         self.audit = AuditRepo(connection)
 
-    def begin_write(self) -> None:
+    def begin_write(self, *, exclusive: bool = True) -> None:
         if self.connection.in_transaction():
             self.connection.rollback()
-        self.connection.execution_options(onemap_write=True)  # in place: the next BEGIN is a writer's
+        # In place: the next BEGIN is a writer's.
+        self.connection.execution_options(onemap_write=True, onemap_exclusive=exclusive)
 
     def commit(self) -> None:
         self.connection.commit()
-        self.connection.execution_options(onemap_write=False)  # later reads need no write lock
+        self.connection.execution_options(onemap_write=False, onemap_exclusive=True)  # later reads: no lock
 
     def rollback(self) -> None:
         self.connection.rollback()

@@ -223,3 +223,29 @@ def test_grid_cells_hold_the_sites_whose_point_is_inside(store, layers):
     with store.unit_of_work() as uow:
         assert uow.sites.in_cells([cell_id, inside], "grid_cells") == {cell_id, inside}
         assert uow.sites.in_cells([inside, outside], "grid_cells") == set()  # not cells
+
+
+@pytest.mark.backends("postgis")
+def test_postgis_units_safe_beside_other_writers_skip_the_writers_lock(store):
+    """Filing a report (begin_write(exclusive=False)) goes on while another server holds the lock."""
+    from geo.storage.postgis import WRITE_LOCK
+
+    other = sa.create_engine(store.url, poolclass=sa.pool.NullPool)
+    try:
+        with other.connect() as holder:
+            holder.exec_driver_sql(f"SELECT pg_advisory_lock({WRITE_LOCK})")  # a review in progress elsewhere
+            with store.unit_of_work() as uow:
+                uow.begin_write(exclusive=False)
+                uow.audit.record("t", "report.file", "site:1", {}, NOW)
+                uow.commit()
+            with store.unit_of_work() as uow:
+                uow.connection.exec_driver_sql("SET lock_timeout = '300ms'")
+                uow.connection.commit()
+                uow.begin_write()  # exclusive: waits for the holder, here until the timeout
+                with pytest.raises(sa.exc.OperationalError, match="lock timeout"):
+                    uow.audit.record("t", "report.approve", "report:1", {}, NOW)
+            holder.exec_driver_sql(f"SELECT pg_advisory_unlock({WRITE_LOCK})")
+    finally:
+        other.dispose()
+    with store.unit_of_work() as uow:
+        assert [e.action for e in uow.audit.recent()] == ["report.file"]
