@@ -7,6 +7,9 @@
   test it against the box with shapely, serialise the hits with ``json``.
 - ``VectorisedScan``: the same full scan done as well as a scan can be (one
   fetch, vectorised shapely, orjson), to show what the index itself buys.
+
+Both scans read a SQLite file: the SQLite instance's own, or ``copy_layer``'s copy of
+a PostGIS instance's layer, so every backend is compared with the same peer.
 """
 
 from __future__ import annotations
@@ -35,6 +38,30 @@ def folium_page_bytes(zones: Iterable[tuple[str, object, dict]], centre: tuple[f
     folium.GeoJson({"type": "FeatureCollection", "features": features}, name="sanitation_zones",
                    tooltip=folium.GeoJsonTooltip(fields=["name", "township"])).add_to(page)
     return len(page.get_root().render().encode())
+
+
+def copy_layer(database_url: str, layer_id: str, path) -> None:
+    """The columns the scans read, for every site of ``layer_id`` in any OneMap store, into a
+    SQLite file at ``path`` (table ``sites``, as in an instance)."""
+    import sqlalchemy as sa
+
+    from geo.storage import open_store
+    from geo.storage import schema as t
+
+    s, store = t.sites.c, open_store(database_url)
+    target = sqlite3.connect(path)
+    try:
+        target.execute("CREATE TABLE sites (id INTEGER PRIMARY KEY, layer_id TEXT, name TEXT, status TEXT, "
+                       "county TEXT, attributes TEXT, geom BLOB)")
+        with store.unit_of_work() as uow:
+            columns = (s.id, s.layer_id, s.name, s.status, s.county, s.attributes, s.geom)
+            rows = uow.connection.execute(sa.select(*columns).where(s.layer_id == layer_id))
+            target.executemany("INSERT INTO sites VALUES (?, ?, ?, ?, ?, ?, ?)",
+                               ((*row[:5], json.dumps(row[5], ensure_ascii=False), row[6]) for row in rows))
+        target.commit()
+    finally:
+        target.close()
+        store.close()
 
 
 def _collection(features: list, dumps) -> bytes:

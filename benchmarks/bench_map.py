@@ -1,13 +1,15 @@
 """Planner map budget (issue #3): page weight and features-request latency at scale.
 
-Builds a fresh instance (Jinzhou dataset + N generated village zones), then
-measures the map page's HTML + JS + CSS against 300 KB, and the latency of
+Builds a fresh instance (Jinzhou dataset + N generated village zones) on each
+backend asked for (SQLite in the instance folder, PostGIS in a throw-away database),
+then measures the map page's HTML + JS + CSS against 300 KB, and the latency of
 0.2° × 0.2° features requests at zoom 12 against 40 ms median / 60 ms p95,
 in-process (Flask test client) and over HTTP (waitress, keep-alive). Baselines
 come from the same run: a folium page with every zone embedded, and a full-scan
-provider answering the same views. See benchmarks/README.md.
+provider answering the same views; every backend's requests take turns with them.
+See benchmarks/README.md.
 
-    python benchmarks/bench_map.py [--zones 100000] [--repeat 200] [--out benchmarks/RESULTS.md]
+    python benchmarks/bench_map.py [--zones 100000] [--repeat 200] [--backend sqlite|postgis|both]
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import backends
 import baselines
 import map_report
 import orjson
@@ -57,9 +60,9 @@ def random_views(box, count: int, seed: int) -> list[tuple[float, float, float, 
     return views
 
 
-def build_instance(folder: Path, zones: list) -> tuple[object, str, float]:
-    """A fresh instance with the Jinzhou dataset, ``zones`` and a planner with a token."""
-    config = load_config(env={"ONEMAP_INSTANCE": str(folder)})
+def build_instance(config, zones: list) -> tuple[str, float]:
+    """The Jinzhou dataset, ``zones`` and a planner with a token, in the instance of ``config``;
+    returns the token and the seconds the zones took to insert."""
     store, _ = init_instance(config)
     now = datetime.now(UTC)
     with store.unit_of_work() as uow:
@@ -81,7 +84,7 @@ def build_instance(folder: Path, zones: list) -> tuple[object, str, float]:
     with store.unit_of_work(write=True) as uow:
         token = services.issue_token(USER, uow=uow, actor="benchmark", now=now)
     store.close()
-    return config, token, insert_seconds
+    return token, insert_seconds
 
 
 def logged_in_client(app):
@@ -175,7 +178,7 @@ def http_get(port: int, token: str):
     return get
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Planner map budget (issue #3).")
     parser.add_argument("--zones", type=int, default=100_000, help="generated village zones (default 100000)")
     parser.add_argument("--repeat", type=int, default=200, help="features requests per measurement")
@@ -186,75 +189,138 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("RESULTS.md"))
     parser.add_argument("--profile", choices=("auto", "always", "never"), default="auto",
                         help="stage breakdown of the features request (auto: when the budget is missed)")
-    parser.add_argument("--keep", type=Path, help="build the instance in this folder and keep it")
+    parser.add_argument("--keep", type=Path,
+                        help="build the instances in DIR/<backend> and keep them (and the PostGIS database)")
     parser.add_argument("--seed", type=int, default=20240603)
-    args = parser.parse_args(argv)
+    backends.add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+class Instance:
+    """One backend's instance for the run: its settings, the app, the planner's token."""
+
+    def __init__(self, backend: str, env: dict, zones: list, server):
+        self.backend, self.env = backend, env
+        self.config = load_config(env=backends.onemap_env(env))
+        say(f"building the {backends.LABELS[backend]} instance (Jinzhou dataset + generated zones)")
+        self.token, insert_s = build_instance(self.config, zones)
+        self.run: dict = {"insert_s": insert_s, "db_mb": backends.size_mb(env, server)}
+        self.app = create_app(self.config)
+
+    def close(self) -> None:
+        self.app.extensions["onemap.store"].close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    names = backends.chosen(args)
+    server = backends.PostgisServer(args.postgres) if "postgis" in names else None
     r: dict = {"machine": results.machine(), "n": args.zones, "repeat": args.repeat,
-               "baseline_repeat": args.baseline_repeat, "zoom": ZOOM}
-    folder = args.keep or Path(tempfile.mkdtemp(prefix="onemap-bench-"))
+               "baseline_repeat": args.baseline_repeat, "zoom": ZOOM, "profile": args.profile, "runs": {}}
+    root = args.keep or Path(tempfile.mkdtemp(prefix="onemap-bench-"))
     if args.keep and args.keep.exists() and any(args.keep.iterdir()):
         sys.exit(f"bench_map: {args.keep} is not empty; give a new folder")
     started = time.perf_counter()
     try:
-        say(f"generating {args.zones} zones")
-        zones = list(generate_zones(args.zones, seed=args.seed))
-        say("building the instance (Jinzhou dataset + generated zones)")
-        config, token, r["insert_s"] = build_instance(folder, zones)
-        db_path = sa.engine.make_url(config.database_url).database
-        r["db_mb"] = Path(db_path).stat().st_size / 1e6
-        app = create_app(config)
-        say("page weight")
-        r["page"] = measure_page(app)
-        folium_n = min(args.folium_zones or args.zones, args.zones)
-        say(f"folium baseline page with {folium_n} zones")
-        size = baselines.folium_page_bytes(zones[:folium_n], CENTRE)
-        r["folium"] = {"zones": folium_n, "bytes": size, "per_feature": size / folium_n,
-                       "estimated": size / folium_n * args.zones}
-        del zones
-        views = random_views(dense_box(args.zones), args.repeat, seed=args.seed + 1)
-        prepare_for_serving()  # as `onemap serve` does once the app is built
-        say(f"features requests: {args.repeat} in-process, {args.repeat} over HTTP, "
-            f"{args.baseline_repeat} for each full scan, in 5 interleaved rounds")
-        scan, vscan = baselines.FullScan(db_path, LAYER), baselines.VectorisedScan(db_path, LAYER)
-        with http_server(app) as port:
-            r |= measure_rounds({
-                "inproc": (in_process_get(app, token), views, 10),
-                "http": (http_get(port, token), views, 10),
-                "scan": (scan.features, views[:args.baseline_repeat], 2),
-                "vscan": (vscan.features, views[:args.baseline_repeat], 2)})
-        scan.close()
-        vscan.close()
-        r["passed"] = r["inproc"]["median"] <= 40 and r["inproc"]["p95"] <= 60
-        if args.profile == "always" or (args.profile == "auto" and not r["passed"]):
-            profile(app, config, token, views, r)
-        app.extensions["onemap.store"].close()
+        with contextlib.ExitStack() as stack:
+            say(f"generating {args.zones} zones")
+            zones = list(generate_zones(args.zones, seed=args.seed))
+            instances = {}
+            for name in names:
+                env = stack.enter_context(backends.instance_env(name, root / name, server, "map",
+                                                                keep=bool(args.keep)))
+                instances[name] = instance = Instance(name, env, zones, server)
+                stack.callback(instance.close)
+                r["runs"][name] = instance.run
+                if env["database"]:
+                    r["machine"] |= server.describe(env["database"])
+                    if args.keep:
+                        say(f"keeping the PostGIS database {env['database']} on the --postgres server "
+                            "(drop it yourself)")
+                say(f"page weight ({backends.LABELS[name]})")
+                instance.run["page"] = measure_page(instance.app)
+            r["folium"] = folium_baseline(zones, args)
+            del zones
+            measure_latency(stack, instances, root, args, r)
+            for instance in instances.values():
+                run = instance.run
+                run["passed"] = map_report.latency_ok(run["inproc"])
+                if args.profile == "always" or (args.profile == "auto" and not run["passed"]):
+                    profile(instance, r["views"], run)
     finally:
+        if server:
+            server.close()
         if not args.keep:
-            shutil.rmtree(folder, ignore_errors=True)
+            shutil.rmtree(root, ignore_errors=True)
+    del r["views"]
     r["wall_s"] = time.perf_counter() - started
     r["machine"]["load average at the end"] = results.load_average()
     map_report.write(args.out, r)
     print(map_report.summary(r))
-    return 0 if r["passed"] and map_report.page_ok(r["page"]) else 1
+    ok = all(run["passed"] and map_report.page_ok(run["page"]) for run in r["runs"].values())
+    return 0 if ok else 1
 
 
-def profile(app, config, token, views, r: dict) -> None:
-    """Stage breakdown, then the same requests after ANALYZE (a what-if on this throw-away instance)."""
+def folium_baseline(zones: list, args) -> dict:
+    folium_n = min(args.folium_zones or args.zones, args.zones)
+    say(f"folium baseline page with {folium_n} zones")
+    size = baselines.folium_page_bytes(zones[:folium_n], CENTRE)
+    return {"zones": folium_n, "bytes": size, "per_feature": size / folium_n,
+            "estimated": size / folium_n * args.zones}
+
+
+def scan_database(instances: dict, root: Path) -> str:
+    """The SQLite file the full-scan baselines read: the SQLite instance's own, else a copy of the
+    PostGIS instance's layer, so both backends are measured against the same peer."""
+    if "sqlite" in instances:
+        return sa.engine.make_url(instances["sqlite"].config.database_url).database
+    path = root / "scan-baseline.db"
+    say("copying the layer into SQLite for the full-scan baselines")
+    baselines.copy_layer(instances["postgis"].config.database_url, LAYER, path)
+    return str(path)
+
+
+def measure_latency(stack: contextlib.ExitStack, instances: dict, root: Path, args, r: dict) -> None:
+    """Every backend's features requests (in-process and over HTTP) in turns with both full scans."""
+    views = random_views(dense_box(args.zones), args.repeat, seed=args.seed + 1)
+    prepare_for_serving()  # as `onemap serve` does once the app is built
+    say(f"features requests: {args.repeat} in-process and {args.repeat} over HTTP per backend, "
+        f"{args.baseline_repeat} for each full scan, in 5 interleaved rounds")
+    db_path = scan_database(instances, root)
+    scan, vscan = baselines.FullScan(db_path, LAYER), baselines.VectorisedScan(db_path, LAYER)
+    stack.callback(scan.close)
+    stack.callback(vscan.close)
+    modes = {}
+    for name, instance in instances.items():
+        port = stack.enter_context(http_server(instance.app))
+        modes[name, "inproc"] = (in_process_get(instance.app, instance.token), views, 10)
+        modes[name, "http"] = (http_get(port, instance.token), views, 10)
+    modes["scan"] = (scan.features, views[:args.baseline_repeat], 2)
+    modes["vscan"] = (vscan.features, views[:args.baseline_repeat], 2)
+    measured = measure_rounds(modes)
+    r["scan"], r["vscan"], r["views"] = measured.pop("scan"), measured.pop("vscan"), views
+    for (name, mode), stats in measured.items():
+        instances[name].run[mode] = stats
+
+
+def profile(instance: Instance, views, run: dict) -> None:
+    """Stage breakdown and query plan, then the same after ANALYZE (a what-if on this throw-away instance)."""
+    app, token = instance.app, instance.token
     store, layer = app.extensions["onemap.store"], app.extensions["onemap.layers"][LAYER]
     sample = views[:50]
-    say("profiling: query plan and stage breakdown")
-    r["plan"] = profile_features.query_plan(store, LAYER, sample[0])
+    say(f"profiling {backends.LABELS[instance.backend]}: query plan and stage breakdown")
+    run["plan"] = profile_features.query_plan(store, LAYER, sample[0])
     with store.unit_of_work() as uow:
         user = services.user_for_token(token, uow=uow)
-    r["stages"] = profile_features.breakdown(store, layer, sample, ZOOM, user, token)
+    run["stages"] = profile_features.breakdown(store, layer, sample, ZOOM, user, token)
     with store.engine.connect() as connection:
         connection.exec_driver_sql("ANALYZE")
         connection.commit()
     store.engine.dispose()  # new connections read the new statistics
     say("profiling: after ANALYZE")
-    r["plan_analyzed"] = profile_features.query_plan(store, LAYER, sample[0])
-    r["stages_analyzed"] = profile_features.breakdown(store, layer, sample, ZOOM, user, token)
-    r["inproc_analyzed"] = measure_rounds({"x": (in_process_get(app, token), views[:100], 10)}, 1)["x"]
+    run["plan_analyzed"] = profile_features.query_plan(store, LAYER, sample[0])
+    run["stages_analyzed"] = profile_features.breakdown(store, layer, sample, ZOOM, user, token)
+    run["inproc_analyzed"] = measure_rounds({"x": (in_process_get(app, token), views[:100], 10)}, 1)["x"]
 
 
 def say(message: str) -> None:

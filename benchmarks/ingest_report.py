@@ -12,21 +12,25 @@ import uuid
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import backends
 import results
 
 # py-spy stack of a worker thread -> stage: the first marker found in the stack wins.
-SPY_STAGES = [("_on_begin", "waiting for the SQLite write lock (BEGIN IMMEDIATE)"),
+SPY_STAGES = [("_on_begin", "waiting for the write lock (SQLite: BEGIN IMMEDIATE; PostGIS: advisory lock)"),
               ("inspect (geo/photos.py", "photo check: full JPEG decode, EXIF, sha256"),
               ("derive (geo/photos.py", "derived copies: decode, resize, 2 JPEG encodes"),
               ("LocalBlobs.put", "writing a photo file: write, fsync, rename, fsync folder"),
-              ("do_commit", "COMMIT (WAL fsync)"), ("formparser", "multipart parsing"),
-              ("file_report (geo/inspections.py", "rest of the write transaction (SQL, checks)"),
+              ("do_commit", "COMMIT (SQLite: WAL fsync; PostGIS: round trip, server's WAL flush)"),
+              ("formparser", "multipart parsing"),
+              ("file_report (geo/inspections.py", "rest of file_report: its reads and writes (SQL), checks"),
               ("_load_token_user", "Bearer token look-up"), ("body.py", "reading the request body"),
               ("handle_request", "rest of the request (Flask, reply, socket)"),
               ("sync.py", "between requests: waiting for, accepting, closing a connection"),
               ("_worker (concurrent", "idle")]
 # cProfile self time -> component: C calls by name, Python by package folder; the first match wins.
 COMPONENTS = [("posix.fsync", "fsync"), ("sqlite3", "SQLite C calls (statements, COMMIT)"),
+              ("/psycopg/", "psycopg (Python), waiting for PostgreSQL included"),
+              ("psycopg_binary", "psycopg C calls, waiting for PostgreSQL included"),
               ("_hashlib", "sha256"), ("Imaging", "Pillow C (JPEG decode / encode, resize)"),
               ("_io.", "file and buffer I/O"), ("/werkzeug/", "Werkzeug (multipart parsing …)"),
               ("/flask", "Flask, Flask-Login"), ("/sqlalchemy/", "SQLAlchemy (Python)"),
@@ -34,13 +38,23 @@ COMPONENTS = [("posix.fsync", "fsync"), ("sqlite3", "SQLite C calls (statements,
               ("/webapp/", "OneMap webapp/ (Python)"), ("pyproj", "pyproj"), ("shapely", "shapely")]
 
 
+def _thread_kind(stack: str) -> str:
+    """"photo" (the derived copies), "poll" (gunicorn's main thread, which polls the connections and
+    hands requests to the pool) or "main" (a request thread of the pool)."""
+    if "onemap-photos" in stack:
+        return "photo"
+    return "poll" if "init_process (" in stack else "main"
+
+
 def spy_stages(raw_lines: list[str]) -> dict[str, Counter]:
-    """py-spy ``--format raw --threads`` lines -> samples per stage, for request and photo threads."""
-    samples: dict[str, Counter] = {"main": Counter(), "photo": Counter()}
+    """py-spy ``--format raw --threads`` lines -> samples per stage, per kind of thread."""
+    samples: dict[str, Counter] = {"main": Counter(), "photo": Counter(), "poll": Counter()}
     for line in raw_lines:
         stack, count = line.rsplit(" ", 1)
-        stage = next((label for marker, label in SPY_STAGES if marker in stack), "other")
-        samples["photo" if "onemap-photos" in stack else "main"][stage] += int(count)
+        kind = _thread_kind(stack)
+        stage = ("polling connections, handing requests to the pool" if kind == "poll" else
+                 next((label for marker, label in SPY_STAGES if marker in stack), "other"))
+        samples[kind][stage] += int(count)
     return samples
 
 
@@ -54,7 +68,7 @@ def components(stats: dict, calls: int) -> dict[str, float]:
     return dict(sums)
 
 
-def profile_request(instance: Path, req, n: int) -> dict:
+def profile_request(env: dict[str, str], req, n: int) -> dict:
     """``n`` filing requests one at a time through the WSGI app (no HTTP): wall time, then cProfile;
     the derived copies of those reports are made afterwards and profiled apart."""
     from werkzeug.test import EnvironBuilder
@@ -63,7 +77,7 @@ def profile_request(instance: Path, req, n: int) -> dict:
     from webapp.cli import prepare_for_serving
     from webapp.settings import load_config
 
-    app = create_app(load_config(env={"ONEMAP_INSTANCE": str(instance)}))
+    app = create_app(load_config(env=env))
     jobs: list = []
     app.extensions["onemap.photo_jobs"] = type("Later", (), {"submit": staticmethod(jobs.append)})()
     auth, kind = {"Authorization": req.headers["Authorization"]}, req.headers["Content-Type"]
@@ -123,36 +137,50 @@ def latency(phase: dict) -> dict[str, float]:
     return results.stats_ms(phase["lat"]) if phase["lat"] else {"median": 0.0, "p95": 0.0}
 
 
-def progress(p: dict) -> str:
+def label(name: str) -> str:
+    return "bare" if name == "bare" else f"OneMap on {backends.LABELS[name]}"
+
+
+def progress(p: dict, name: str) -> str:
     lat = latency(p)
-    return (f"round {p['round']} {p['server']:6} {p['rps']:6.1f} reports/s  "
+    return (f"round {p['round']} {name:17} {p['rps']:6.1f} reports/s  "
             f"median {lat['median']:5.0f} ms  p95 {lat['p95']:5.0f} ms  errors {sum(p['errors'].values())}  "
-            f"server CPU {p['server_cores']:.2f}  client CPU {p['client_cores']:.2f}  "
-            f"drain {p['drain'] or 0:.1f} s")
+            f"server CPU {p['server_cores']:.2f}  PostgreSQL CPU {p['db_cores']:.2f}  "
+            f"client CPU {p['client_cores']:.2f}  drain {p['drain'] or 0:.1f} s")
 
 
-def summarise(phases: list[dict], checks: dict) -> dict:
-    """Pooled numbers per server, the ratio OneMap / bare (pooled and per round), consistency."""
-    out: dict = {}
-    for name in ("OneMap", "bare"):
-        mine = [p for p in phases if p["server"] == name]
-        done, lat = sum(p["done"] for p in mine), results.stats_ms([x for p in mine for x in p["lat"]])
-        out[name] = {"rps": done / sum(p["seconds"] for p in mine), "median": lat["median"],
-                     "p95": lat["p95"], "errors": sum((p["errors"] for p in mine), Counter()),
-                     "sustained": done / sum(p["seconds"] + (p["drain"] or 0) for p in mine),
-                     "cpu_ms": 1000 * sum(p["cpu_total"] for p in mine) / max(1, done),
-                     "client_cores": max(p["client_cores"] for p in mine)}
+def _pooled(mine: list[dict]) -> dict:
+    done, lat = sum(p["done"] for p in mine), results.stats_ms([x for p in mine for x in p["lat"]])
+    return {"rps": done / sum(p["seconds"] for p in mine), "median": lat["median"], "p95": lat["p95"],
+            "errors": sum((p["errors"] for p in mine), Counter()),
+            "sustained": done / sum(p["seconds"] + (p["drain"] or 0) for p in mine),
+            "cpu_ms": 1000 * sum(p["cpu_total"] for p in mine) / max(1, done),
+            "db_cpu_ms": 1000 * sum(p["db_total"] for p in mine) / max(1, done),
+            "client_cores": max(p["client_cores"] for p in mine)}
+
+
+def _consistent(c: dict, acked: set) -> bool:
+    return (c["uuids"] == acked and c["photos"] == c["originals"] == c["reports"]
+            and c["derived"] == 2 * c["photos"])
+
+
+def summarise(phases: list[dict], checks: dict, names: list[str]) -> dict:
+    """Pooled numbers per server; per backend the ratio OneMap / bare (pooled and per round) and
+    whether it stored exactly what it acknowledged (the bare endpoint's own count included)."""
+    out: dict = {name: _pooled([p for p in phases if p["server"] == name]) for name in (*names, "bare")}
     rps = {(p["round"], p["server"]): p["rps"] for p in phases}
-    c, acked = checks["onemap"], checks["acked"]
-    consistent = (c["uuids"] == acked["OneMap"] and c["photos"] == c["originals"] == c["reports"]
-                  and c["derived"] == 2 * c["photos"]
-                  and checks["bare"] == checks["bare_files"] == len(acked["bare"]))
-    return {**out, "ratio": out["OneMap"]["rps"] / out["bare"]["rps"],
-            "per_round": [rps[r, "OneMap"] / rps[r, "bare"] for r in sorted({p["round"] for p in phases})],
-            "sustained_ratio": out["OneMap"]["sustained"] / out["bare"]["rps"], "consistent": consistent}
+    rounds, bare = sorted({p["round"] for p in phases}), out["bare"]
+    bare_ok = checks["bare"] == checks["bare_files"] == len(checks["acked"]["bare"])
+    for name in names:
+        out[name] |= {"ratio": out[name]["rps"] / bare["rps"],
+                      "per_round": [rps[r, name] / rps[r, "bare"] for r in rounds],
+                      "sustained_ratio": out[name]["sustained"] / bare["rps"],
+                      "consistent": bare_ok and _consistent(checks["onemap"][name], checks["acked"][name])}
+    return out | {"names": names}
 
 
-def _setup(args, photo: tuple[bytes, int], threads: int) -> list[str]:
+def _setup(args, photo: tuple[bytes, int], threads: int, names: list[str]) -> list[str]:
+    servers = len(names) + 1
     return [
         "### Setup", "",
         f"- Photo: 1600 × 1200 JPEG, quality {photo[1]}, **{len(photo[0]):,} bytes** (colour fields "
@@ -160,100 +188,165 @@ def _setup(args, photo: tuple[bytes, int], threads: int) -> list[str]:
         "- Request: `POST /api/v1/sites/<id>/reports`, multipart part `report` (JSON: fresh uuid4, the "
         "full checklist, metrics, note, a GPS fix inside the zone, observed_at with offset) and part "
         "`photos`. OneMap gets `Authorization: Bearer` of a grid worker assigned to the village zone.",
-        f"- Servers: `gunicorn -w 2 -k gthread --threads {threads}` for `webapp:create_app()` and "
-        "`bare_ingest:create_app()`, each with a config file (written by the script into its temporary "
-        "folder, passed with `-c`) whose `post_worker_init` hook calls `webapp.cli.prepare_for_serving()` "
-        "(`gc.freeze`, as `onemap serve` does; the bare app: `gc.collect(); gc.freeze()`). Threads let "
-        "one request's fsync overlap another's work, for both servers alike.",
+        "- OneMap instances: " + "; ".join(BACKEND_SETUP[n] for n in names) + ". Each is built by "
+        "OneMap's own `init_instance` with its `ONEMAP_DATABASE_URL`, and served alike.",
+        f"- Servers: `gunicorn -w 2 -k gthread --threads {threads}` for `webapp:create_app()` (once per "
+        "backend) and `bare_ingest:create_app()`, each with a config file (written by the script into its "
+        "temporary folder, passed with `-c`) whose `post_worker_init` hook calls "
+        "`webapp.cli.prepare_for_serving()` (`gc.freeze`, as `onemap serve` does; the bare app: "
+        "`gc.collect(); gc.freeze()`). Threads let one request's fsync overlap another's work, for every "
+        "server alike.",
         "- OneMap makes each photo's shown copy and thumbnail after the acknowledgement, on one thread "
         "per worker, in the quiet moments between requests and at most 30 s after the filing "
         "(`webapp/activity.py`): in a phase shorter than that the copies wait and are made in the *drain* "
         "after it. *Drain incl.* figures count that time: the rate OneMap sustains when the load never "
         "stops.",
-        "- Bare endpoint (`bare_ingest.py`): the same multipart parsing, reads the uuid, writes the photo "
-        "(write, fsync the file, fsync the folder), inserts one row (SQLite WAL, synchronous=FULL, "
-        "BEGIN IMMEDIATE). No auth, no validation, no image decoding, no derived copies.",
+        "- Bare endpoint (`bare_ingest.py`), the peer of every backend: the same multipart parsing, reads "
+        "the uuid, writes the photo (write, fsync the file, fsync the folder), inserts one row (SQLite "
+        "WAL, synchronous=FULL, BEGIN IMMEDIATE). No auth, no validation, no image decoding, no derived "
+        "copies.",
         f"- Load: {args.clients} client threads (`http.client`, one connection each) in "
         f"{args.client_procs} client processes; {args.seconds:g} s per server per round, {args.rounds} "
-        f"rounds, order alternating (OneMap first in odd rounds), after a {args.warmup:g} s warm-up per "
-        "server. A request counts when answered 201 within the window; latency runs from sending to the "
-        "last byte; any other answer or a connection error is an error. After each OneMap phase the "
-        "script waits until OneMap's photo threads have made every derived copy (*drain*), so none of "
-        "that work runs during a bare phase.", ""]
+        f"rounds; the {servers} servers take turns, their order rotating from round to round, after a "
+        f"{args.warmup:g} s warm-up per server. A request counts when answered 201 within the window; "
+        "latency runs from sending to the last byte; any other answer or a connection error is an error. "
+        "After each OneMap phase the script waits until OneMap's photo threads have made every derived "
+        "copy (*drain*), so none of that work runs during another server's phase.",
+        "- CPU: *server* is the gunicorn master and workers; *PostgreSQL* the server processes serving "
+        "the PostGIS instance's connections (`pg_stat_activity`; PostgreSQL runs on the same two cores), "
+        "not its shared background writers.", ""]
 
 
-def _profiles(args, spy: dict | None, prof: dict | None) -> list[str]:
+BACKEND_SETUP = {"sqlite": "SQLite: `onemap.db` in the instance folder (WAL, synchronous=FULL)",
+                 "postgis": "PostGIS: a fresh database `bench_ingest_…` on the local PostgreSQL server "
+                            "(created with the extension, dropped at the end)"}
+
+
+def _profiles(args, name: str, spy: dict | None, prof: dict | None) -> list[str]:
     out = [f"\nProfile failed: `{x['error']}`" for x in (spy, prof) if x and "error" in x]
     spy, prof = (None if x and "error" in x else x for x in (spy, prof))
     if spy:
-        main, photo = spy["samples"]["main"], spy["samples"]["photo"]
-        out += ["", "### Where OneMap's workers spend their time (py-spy, same load)", "",
+        kinds = [spy["samples"][k] for k in ("main", "photo", "poll")]
+        out += ["", f"### Where {label(name)}'s workers spend their time (py-spy, same load)", "",
                 f"py-spy sampled both workers at 100 Hz (waiting and idle time included) during one more "
-                f"{args.seconds:g} s phase ({spy['rps']:.1f} reports/s). Share of each thread's wall "
-                "time, both workers together:", "",
-                "| stage | request thread | photo thread |", "| --- | ---: | ---: |"]
-        for stage in sorted(set(main) | set(photo), key=lambda k: -main[k] - photo[k]):
-            out.append(f"| {stage} | {100 * main[stage] / max(1, main.total()):.1f} % "
-                       f"| {100 * photo[stage] / max(1, photo.total()):.1f} % |")
+                f"{args.seconds:g} s phase ({spy['rps']:.1f} reports/s). Share of each kind of thread's "
+                "wall time, both workers together:", "",
+                "| stage | request threads | photo thread | gunicorn's main thread |",
+                "| --- | ---: | ---: | ---: |"]
+        for stage in sorted(set().union(*kinds), key=lambda k: -sum(c[k] for c in kinds)):
+            shares = [f"{100 * c[stage] / max(1, c.total()):.1f} %" for c in kinds]
+            out.append(f"| {stage} | {' | '.join(shares)} |")
+        out += _sessions(spy.get("sessions"))
     if prof:
         cumulative = ", ".join(f"`{k}` {ms:.1f} ms" for k, ms in prof["cumulative"].items())
         request, derive = prof["request"], prof["derive"]
-        out += ["", "### One request in-process (cProfile)", "",
+        out += ["", f"### One request in-process on {label(name)} (cProfile)", "",
                 f"{prof['n']} filing requests one after another through the WSGI app (no HTTP, no "
                 f"concurrency, copies deferred): **{prof['plain_ms']:.1f} ms** per request "
                 f"({prof['profiled_ms']:.1f} ms under cProfile); cumulative per request {cumulative}. "
                 f"The derived copies, made afterwards as the worker's photo thread does: "
                 f"**{prof['derive_ms']:.1f} ms** per photo. Self time by component:", "",
                 "| component | ms per request | ms per photo's copies |", "| --- | ---: | ---: |"]
-        for label in sorted(set(request) | set(derive), key=lambda k: -request.get(k, 0) - derive.get(k, 0)):
-            out.append(f"| {label} | {request.get(label, 0):.1f} | {derive.get(label, 0):.1f} |")
+        for part in sorted(set(request) | set(derive), key=lambda k: -request.get(k, 0) - derive.get(k, 0)):
+            out.append(f"| {part} | {request.get(part, 0):.1f} | {derive.get(part, 0):.1f} |")
     return out
 
 
+def _sessions(states: dict[str, float] | None) -> list[str]:
+    """PostGIS: what the instance's database sessions were doing in the same phase, on average."""
+    if not states:
+        return []
+    return ["", "The PostgreSQL sessions of the instance in the same phase (`pg_stat_activity` sampled every "
+            f"20 ms, {states.pop('samples'):.0f} samples), average number in each state:", "",
+            "| state | sessions |", "| --- | ---: |",
+            *[f"| {state} | {n:.2f} |" for state, n in sorted(states.items(), key=lambda kv: -kv[1])]]
+
+
+def _verdict(x: dict) -> str:
+    return "**PASS**" if x["ratio"] >= 0.5 else "**FAIL**"
+
+
+def _side_by_side(s: dict, checks: dict) -> list[str]:
+    """The issue's table: every backend beside the bare endpoint of the same run."""
+    names = s["names"]
+    cols = [*names, "bare"]
+    per_round = {n: ", ".join(f"{r:.2f}" for r in s[n]["per_round"]) for n in names}
+    rows = [
+        ("reports/s, all rounds", lambda n: f"{s[n]['rps']:.1f}"),
+        ("**ratio to bare, same run** (goal ≥ 0.50)",
+         lambda n: "1" if n == "bare" else f"**{s[n]['ratio']:.2f}** {_verdict(s[n])}"),
+        ("ratio per round", lambda n: "" if n == "bare" else per_round[n]),
+        ("median / p95 latency, ms", lambda n: f"{s[n]['median']:.0f} / {s[n]['p95']:.0f}"),
+        ("errors (any answer but 201)", lambda n: f"{sum(s[n]['errors'].values())}"),
+        ("server CPU ms / report, drain incl.", lambda n: f"{s[n]['cpu_ms']:.0f}"),
+        ("PostgreSQL CPU ms / report", lambda n: f"{s[n]['db_cpu_ms']:.0f}" if n == "postgis" else "–"),
+        ("reports/s, drain incl.", lambda n: f"{s[n]['sustained']:.1f}"),
+        ("ratio to bare, drain incl.",
+         lambda n: "1" if n == "bare" else f"{s[n]['sustained_ratio']:.2f}"),
+        ("stored exactly what it acknowledged, every copy made",
+         lambda n: str(checks["bare"] == checks["bare_files"] == len(checks["acked"]["bare"]))
+         if n == "bare" else str(s[n]["consistent"])),
+    ]
+    return ["| | " + " | ".join(label(n) for n in cols) + " |", "| --- |" + " ---: |" * len(cols),
+            *[f"| {text} | " + " | ".join(value(n) for n in cols) + " |" for text, value in rows], ""]
+
+
+def _checks(s: dict, checks: dict) -> list[str]:
+    out = ["### Checks after the run", "",
+           "Counted through each instance's store (`geo.storage.open_store`, SQLAlchemy), the same way on "
+           "every backend; photo files in the instance folder.", ""]
+    for name in s["names"]:
+        c, acked = checks["onemap"][name], checks["acked"][name]
+        missing, extra = len(acked - c["uuids"]), len(c["uuids"] - acked)
+        out += [f"- {label(name)}: stored {c['reports']:,} reports and acknowledged {len(acked):,} (201); "
+                f"same uuids: **{c['uuids'] == acked}** (missing {missing}, never acknowledged {extra}). "
+                f"Photos: {c['photos']:,} rows, {c['originals']:,} originals, {c['derived']:,} of "
+                f"{2 * c['photos']:,} derived files (shown copy + thumbnail each)."]
+    out += [f"- Bare: {checks['bare']:,} rows, {checks['bare_files']:,} files, "
+            f"{len(checks['acked']['bare']):,} acknowledged.",
+            f"- All consistent: **{all(s[n]['consistent'] for n in s['names'])}**."]
+    return out
+
+
+def _results(phases: list[dict], s: dict) -> list[str]:
+    out = ["### Results", "",
+           "| round | server | reports/s | median ms | p95 ms | errors | server CPU, cores "
+           "| PostgreSQL CPU, cores | client CPU, cores | drain s |", "| --- | --- |" + " ---: |" * 8]
+    for p in phases:
+        lat = latency(p)
+        db = f"{p['db_cores']:.2f}" if p["server"] == "postgis" else "–"
+        out.append(f"| {p['round']} | {label(p['server'])} | {p['rps']:.1f} | {lat['median']:.0f} "
+                   f"| {lat['p95']:.0f} | {sum(p['errors'].values())} | {p['server_cores']:.2f} | {db} "
+                   f"| {p['client_cores']:.2f} | {p['drain'] or 0:.1f} |")
+    errors = sum((s[n]["errors"] for n in (*s["names"], "bare")), Counter())
+    listed = "; ".join(f"{n} × {status} {text!r}" for (status, text), n in errors.items())
+    busiest = max(s[n]["client_cores"] for n in (*s["names"], "bare"))
+    return [*out, "", f"The client processes used at most {busiest:.2f} of the 2 CPU cores.", "",
+            "Errors (any answer but 201): " + (listed or "none."), ""]
+
+
 def markdown(args, info: dict, photo: tuple[bytes, int], phases: list[dict], s: dict, checks: dict,
-             spy: dict | None, prof: dict | None, minutes: float, threads: int) -> str:
-    verdict, c, acked = "PASS" if s["ratio"] >= 0.5 else "FAIL", checks["onemap"], checks["acked"]
-    per_round = ", ".join(f"{r:.2f}" for r in s["per_round"])
+             spy: dict, prof: dict, minutes: float, threads: int) -> str:
+    names, bare = s["names"], s["bare"]
+    verdicts = "; ".join(f"{_verdict(s[n])} on {backends.LABELS[n]}: {s[n]['rps']:.1f} reports/s, ratio "
+                         f"**{s[n]['ratio']:.2f}**" for n in names)
     out = ["## Report ingest (issue #4)", "",
            "Goal from the issue: reports with one 300 KB photo from 16 concurrent clients against the "
            "production server (gunicorn, 2 workers) reach **at least half the throughput** of a bare "
            "Flask + SQLite endpoint that only saves the file and one row, served the same way and "
-           "measured in the same run.", "",
-           f"**{verdict}**: OneMap {s['OneMap']['rps']:.1f} reports/s, bare {s['bare']['rps']:.1f} "
-           f"reports/s, ratio **{s['ratio']:.2f}** (goal ≥ 0.50; per round {per_round}).", "",
+           "measured in the same run. OneMap is measured on "
+           f"{' and '.join(backends.LABELS[n] for n in names)}, each against the same bare endpoint.", "",
+           f"{verdicts} (bare {bare['rps']:.1f} reports/s; goal ≥ 0.50).", "",
+           "The machine has 2 cores and is shared (a test suite ran at the same time, and PostgreSQL "
+           "runs on the same cores), so absolute rates are noisy; the ratios to the bare endpoint "
+           "measured in the same rounds are what to compare.", "",
+           *_side_by_side(s, checks),
            f"Measured {info['date']}, {minutes:.1f} min for the whole run.", "",
-           results.machine_table(info), "", *_setup(args, photo, threads), "### Results", "",
-           "| round | server | reports/s | median ms | p95 ms | errors | server CPU, cores "
-           "| client CPU, cores | drain s |", "| --- | --- |" + " ---: |" * 7]
-    for p in phases:
-        lat = latency(p)
-        out.append(f"| {p['round']} | {p['server']} | {p['rps']:.1f} | {lat['median']:.0f} "
-                   f"| {lat['p95']:.0f} | {sum(p['errors'].values())} | {p['server_cores']:.2f} "
-                   f"| {p['client_cores']:.2f} | {p['drain'] or 0:.1f} |")
-    out += ["", "| all rounds | reports/s | median ms | p95 ms | errors "
-            "| server CPU ms / report, drain incl. | reports/s, drain incl. |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for name in ("OneMap", "bare"):
-        x = s[name]
-        out.append(f"| {name} | {x['rps']:.1f} | {x['median']:.0f} | {x['p95']:.0f} | "
-                   f"{sum(x['errors'].values())} | {x['cpu_ms']:.0f} | {x['sustained']:.1f} |")
-    errors = s["OneMap"]["errors"] + s["bare"]["errors"]
-    listed = "; ".join(f"{n} × {status} {text!r}" for (status, text), n in errors.items())
-    missing, extra = len(acked["OneMap"] - c["uuids"]), len(c["uuids"] - acked["OneMap"])
-    out += ["", f"Ratio OneMap / bare: **{s['ratio']:.2f}** → **{verdict}**. Counting the time OneMap "
-            f"needs afterwards to finish the derived copies: {s['OneMap']['sustained']:.1f} reports/s, "
-            f"ratio {s['sustained_ratio']:.2f}. The client processes used at most "
-            f"{max(s[n]['client_cores'] for n in ('OneMap', 'bare')):.2f} of the 2 CPU cores.", "",
-            "Errors (any answer but 201): " + (listed or "none."), "", "### Checks after the run", "",
-            f"- OneMap stored {c['reports']:,} reports and acknowledged {len(acked['OneMap']):,} (201); "
-            f"same uuids: **{c['uuids'] == acked['OneMap']}** (missing {missing}, "
-            f"never acknowledged {extra}).",
-            f"- Photos: {c['photos']:,} rows, {c['originals']:,} originals, {c['derived']:,} of "
-            f"{2 * c['photos']:,} derived files (shown copy + thumbnail each).",
-            f"- Bare: {checks['bare']:,} rows, {checks['bare_files']:,} files, "
-            f"{len(acked['bare']):,} acknowledged.",
-            f"- All consistent: **{s['consistent']}**.", *_profiles(args, spy, prof), "",
-            "Rerun: `/work/venv/bin/python benchmarks/bench_ingest.py --clients 16 --seconds 20 --rounds 3` "
-            "(needs `pip install gunicorn`, and `py-spy` for the worker profile; "
-            "`--profile auto|always|never`)."]
+           results.machine_table(info), "", *_setup(args, photo, threads, names), *_results(phases, s),
+           *_checks(s, checks)]
+    for name in names:
+        out += _profiles(args, name, spy.get(name), prof.get(name))
+    out += ["", "Rerun: `/work/venv/bin/python benchmarks/bench_ingest.py --clients 16 --seconds 20 "
+            "--rounds 3 --backend both` (needs `pip install gunicorn`, and `py-spy` for the worker profile; "
+            "`--profile auto|always|never`, `--postgres URL`)."]
     return "\n".join(out)

@@ -3,18 +3,24 @@
 ``breakdown`` runs the steps of ``geo.queries.features_in_view`` one at a time
 with the same functions and arguments (as that function reads today; keep them
 in step when it changes) and times each. The SQL the repository sends is caught
-from the engine and replayed on the raw sqlite3 connection, so "SQL" is SQLite
-alone and "row objects" is what SQLAlchemy adds. What remains of an end-to-end
-request is Flask, Werkzeug, the Bearer-token check and streaming.
+from the engine and replayed on the raw DB-API connection (sqlite3 or psycopg), so
+"SQL" is the database and its driver alone and "row objects" is what SQLAlchemy
+adds. What remains of an end-to-end request is Flask, Werkzeug, the Bearer-token
+check and streaming. The plan is SQLite's EXPLAIN QUERY PLAN, or PostgreSQL's
+EXPLAIN (ANALYZE, BUFFERS) with the values bound: every unit of work ends in a commit
+or rollback, which makes psycopg forget its prepare count, so the query is never a
+prepared statement and never gets a generic plan.
 
 Standalone, against an instance kept by ``bench_map.py --keep DIR``::
 
-    python benchmarks/profile_features.py DIR [--views 50]
+    python benchmarks/profile_features.py DIR/sqlite [--views 50]
+    python benchmarks/profile_features.py DIR/postgis --database-url postgresql+psycopg://…/bench_map_…
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import time
 from datetime import UTC, datetime
 
@@ -27,6 +33,8 @@ from geo.geometry import display_level, pixel_tolerance
 from geo.io.geojson import dumps
 from geo.status import effective_status
 from geo.storage import open_store
+
+LEAN_SQL = "  what-if: the same SQL without sites.geom"
 
 
 def _captured_sql(store, layer_id: str, bbox, level=None) -> tuple[str, tuple]:
@@ -45,12 +53,20 @@ def _captured_sql(store, layer_id: str, bbox, level=None) -> tuple[str, tuple]:
     return next((s, p) for s, p in seen if "sites" in s and "geom" in s)
 
 
+def _is_postgres(store) -> bool:
+    return store.engine.dialect.name == "postgresql"
+
+
 def query_plan(store, layer_id: str, bbox) -> list[str]:
-    """SQLite's EXPLAIN QUERY PLAN for the map view query."""
+    """The database's plan for the map view query: SQLite's EXPLAIN QUERY PLAN, or PostgreSQL's
+    EXPLAIN (ANALYZE, BUFFERS) of the statement as sent (values bound, so a custom plan)."""
     statement, parameters = _captured_sql(store, layer_id, bbox, display_level(12))
+    explain = "EXPLAIN (ANALYZE, BUFFERS) " if _is_postgres(store) else "EXPLAIN QUERY PLAN "
     with store.engine.connect() as connection:
         raw = connection.connection.dbapi_connection
-        return [row[-1] for row in raw.execute("EXPLAIN QUERY PLAN " + statement, parameters)]
+        lines = [row[-1] for row in raw.execute(explain + statement, parameters)]
+    # PostgreSQL prints the view's box as hex WKB, 200 characters of no interest
+    return [re.sub(r"'[0-9A-F]{40,}'::geometry", "'<view box>'::geometry", line) for line in lines]
 
 
 def breakdown(store, layer, bboxes, zoom: int, user, token: str | None = None) -> dict[str, list[float]]:
@@ -80,7 +96,11 @@ def breakdown(store, layer, bboxes, zoom: int, user, token: str | None = None) -
             t = lap("view_rows total (SQL + row objects + exact test at the edges)", t)
             raw = uow.connection.connection.dbapi_connection
             raw.execute(statement, parameters).fetchall()
-            t = lap("  SQL in SQLite (execute + fetch)", t)
+            t = lap("  SQL in the database (execute + fetch, DB-API driver)", t)
+            # PostGIS: ST_Intersects is exact, so at a zoom with stored display forms nothing reads the WKB
+            if store.bbox_is_exact and ", sites.geom" in statement:
+                raw.execute(statement.replace(", sites.geom", ""), parameters).fetchall()
+                t = lap(LEAN_SQL, t)
             statuses = [effective_status(layer, r.status, r.last_inspected_at, r.last_result, now)
                         for r in rows]
             t = lap("effective status (Python loop)", t)
@@ -141,10 +161,14 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("instance", help="instance folder kept by bench_map.py --keep")
+    parser.add_argument("--database-url", help="the instance's database when not the SQLite file in it "
+                                               "(a PostGIS database kept by --keep)")
     parser.add_argument("--views", type=int, default=50)
     parser.add_argument("--zoom", type=int, default=12)
     args = parser.parse_args()
-    store = open_store(load_config(env={"ONEMAP_INSTANCE": args.instance}).database_url)
+    env = {"ONEMAP_INSTANCE": args.instance} | ({"ONEMAP_DATABASE_URL": args.database_url}
+                                                 if args.database_url else {})
+    store = open_store(load_config(env=env).database_url)
     layer = load_layers()["sanitation_zones"]
     with store.unit_of_work() as uow:
         n = uow.sites.count(layer.id)
