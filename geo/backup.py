@@ -40,10 +40,6 @@ def _counts(uow: UnitOfWork) -> dict[str, int]:
             "counties": uow.counties.count()}
 
 
-def _backend(store: Store) -> str:
-    return store.url.split(":", 1)[0].split("+", 1)[0]
-
-
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -69,7 +65,7 @@ def backup(store: Store, blobs, directory: Path, *, now: datetime) -> dict[str, 
             media.put(key, data)
             files[key] = _sha256(data)
         manifest = {"format": FORMAT, "created_at": now.isoformat(), "database": database,
-                    "backend": _backend(store),
+                    "backend": store.backend,
                     "database_sha256": _sha256((partial / database).read_bytes()), "counts": counts,
                     "files": files, "missing": missing}
         (partial / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
@@ -114,9 +110,9 @@ def restore(store: Store, blobs, directory: Path, *, force: bool = False) -> dic
     directory = Path(directory)
     manifest = verify(directory)
     made_by = manifest.get("backend", "sqlite")
-    if made_by != _backend(store):
+    if made_by != store.backend:
         raise InvalidInput(f"{MANIFEST}: the backup is of a {made_by} database; this instance's database is "
-                           f"{_backend(store)} (restore it into a {made_by} instance)", field="database")
+                           f"{store.backend} (restore it into a {made_by} instance)", field="database")
     if not force and not store.is_empty():
         raise Conflict("the instance already holds data; restore into an empty instance, or use --force "
                        "to replace it")

@@ -149,11 +149,6 @@ def _photo_position(info: photos.PhotoInfo, meta: dict | None):
     return lat, lon, taken
 
 
-def _remove(blobs, keys: list[str]) -> None:
-    for key in keys:
-        blobs.delete(key)
-
-
 def _discard(blobs, keys: list[str]) -> None:
     """Remove a failed attempt's files, as many as the storage allows now: the error that made the
     attempt fail is the one to report, and ``sweep_orphan_photos`` removes what is left."""
@@ -219,5 +214,6 @@ def sweep_orphan_photos(*, uow: UnitOfWork, blobs, before: datetime | None = Non
     """
     known = uow.reports.photo_keys()
     orphans = [key for key in blobs.keys(PHOTO_PREFIX, before=before) if key not in known]
-    _remove(blobs, orphans)
+    for key in orphans:
+        blobs.delete(key)
     return orphans

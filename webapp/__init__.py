@@ -9,7 +9,6 @@ from flask import Flask
 
 from geo.layers import load_layers
 from geo.storage import open_store
-from geo.storage.blobs import open_blobs
 from webapp.settings import Config, load_config
 
 
@@ -35,7 +34,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["onemap.store"] = open_store(config.database_url)
     app.extensions["onemap.layers"] = load_layers()
     # Opened once: an S3 client is costly to make, and a bad ONEMAP_MEDIA_URL fails here, at start.
-    app.extensions["onemap.blobs"] = open_blobs(config.media_url, endpoint=config.s3_endpoint)
+    app.extensions["onemap.blobs"] = config.open_media()
     app.extensions["onemap.photo_limits"] = config.photo_limits()
     # One thread makes photo copies after each report is acknowledged (off the request path), in
     # the quiet moments between requests (webapp.activity): the acknowledgements come first.

@@ -87,9 +87,8 @@ def recover_photos(config: Config, store: Store, *, now: datetime | None = None)
     """Before serving: remove files of requests that died before their commit (those older than
     ``inspections.ORPHAN_AGE``: other servers may be filing), finish derived copies."""
     from geo import inspections
-    from geo.storage.blobs import open_blobs
 
-    media = open_blobs(config.media_url, endpoint=config.s3_endpoint)
+    media = config.open_media()
     with store.unit_of_work() as uow:
         orphans = inspections.sweep_orphan_photos(uow=uow, blobs=media,
                                                   before=(now or _now()) - inspections.ORPHAN_AGE)
@@ -151,6 +150,8 @@ def _gunicorn(config: Config, host: str, port: int, workers: int, threads: int) 
                            field="--workers") from None
     from webapp import create_app
 
+    click.echo(f"OneMap on http://{host}:{port}/  ({workers} gunicorn workers, instance {config.instance})")
+
     class OneMapServer(BaseApplication):
         def load_config(self):
             for key, value in {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
@@ -190,8 +191,6 @@ def serve(host: str, port: int, threads: int, workers: int | None):
     recover_photos(config, store)
     store.close()
     if workers:
-        click.echo(f"OneMap on http://{host}:{port}/  ({workers} gunicorn workers, "
-                   f"instance {config.instance})")
         _gunicorn(config, host, port, workers, threads)
         return
     app = create_app(config=config)
@@ -403,12 +402,9 @@ def export(layer_id: str, fmt: str, output: Path, status: tuple[str, ...], count
 def backup_(directory: Path):
     """Copy the database and the photos into a new folder, consistently, while the app runs."""
     from geo import backup
-    from geo.storage.blobs import open_blobs
-
     config = load_config()
     store = _store(config)
-    manifest = backup.backup(store, open_blobs(config.media_url, endpoint=config.s3_endpoint), directory,
-                             now=_now())
+    manifest = backup.backup(store, config.open_media(), directory, now=_now())
     store.close()
     counts = ", ".join(f"{n} {name}" for name, n in manifest["counts"].items())
     click.echo(f"backup in {directory}: {counts}; {len(manifest['files'])} photo file(s)")
@@ -422,11 +418,8 @@ def backup_(directory: Path):
 def restore_(directory: Path, force: bool):
     """Put a backup made by `onemap backup` into this instance (an empty one, unless --force)."""
     from geo import backup
-    from geo.storage.blobs import open_blobs
-
     config = load_config()
     store = _store(config, migrate=False)
-    manifest = backup.restore(store, open_blobs(config.media_url, endpoint=config.s3_endpoint), directory,
-                              force=force)
+    manifest = backup.restore(store, config.open_media(), directory, force=force)
     counts = ", ".join(f"{n} {name}" for name, n in manifest["counts"].items())
     click.echo(f"restored from {directory} (made {manifest['created_at']}): {counts}")

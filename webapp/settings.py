@@ -67,6 +67,12 @@ class Config:
     max_request_mb: int = 100
     proxies: int = 0
 
+    def open_media(self):
+        """The photo storage of ONEMAP_MEDIA_URL (and ONEMAP_S3_ENDPOINT)."""
+        from geo.storage.blobs import open_blobs
+
+        return open_blobs(self.media_url, endpoint=self.s3_endpoint)
+
     def photo_limits(self) -> Limits:
         return Limits(max_bytes=self.max_photo_mb * 1024 * 1024, max_pixels=self.max_photo_pixels,
                       display_side=self.photo_side)

@@ -72,13 +72,18 @@ class Store(ABC):
 
     dump_name = "database"
 
+    @property
+    def backend(self) -> str:
+        """The kind of database: ``sqlite`` or ``postgresql`` (the URL's scheme without its driver)."""
+        return self.url.split(":", 1)[0].split("+", 1)[0]
+
     def snapshot(self, path: Path) -> AbstractContextManager[UnitOfWork]:
         """Write a consistent copy of the whole database to the file ``path`` while it is in use,
         and yield a read-only unit of work that sees exactly what the copy holds."""
-        raise InvalidInput(f"backups of {self.url.split(':', 1)[0]} databases are not available",
+        raise InvalidInput(f"backups of {self.backend} databases are not available",
                            field="ONEMAP_DATABASE_URL")
 
     def load(self, path: Path) -> None:
         """Replace the whole database by the copy ``snapshot`` wrote to ``path``."""
-        raise InvalidInput(f"restoring {self.url.split(':', 1)[0]} databases is not available",
+        raise InvalidInput(f"restoring {self.backend} databases is not available",
                            field="ONEMAP_DATABASE_URL")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -79,17 +79,10 @@ class PostgisStore(SqlStore):
 
         return engine
 
-    def _connect(self, write: bool) -> sa.Connection:
-        connection = self.engine.connect()
-        return connection.execution_options(onemap_write=True) if write else connection
-
     # ------------------------------------------------------------ spatial parts
     def layer_bbox_clause(self, layer_id, bbox):
         clause = sa.func.ST_Intersects(sa.literal_column("sites.shape"), _envelope(bbox))
         return clause if layer_id is None else sa.and_(t.sites.c.layer_id == layer_id, clause)
-
-    def exact_filter(self, sites: Iterable[Site], bbox) -> Iterator[Site]:
-        return iter(sites)  # ST_Intersects was exact already
 
     def distance_m(self, connection: sa.Connection, site: Site, lon: float, lat: float) -> float:
         """Metres on the spheroid from a GPS fix to the stored geometry of ``site``."""

@@ -66,7 +66,10 @@ class SqlStore(Store):
         return clause if layer_id is None else sa.and_(s.layer_id == layer_id, clause)
 
     def exact_filter(self, sites: Iterable[Site], bbox) -> Iterator[Site]:
-        """Keep the sites whose geometry really intersects ``bbox`` (shapely)."""
+        """Keep the sites whose geometry really intersects ``bbox`` (shapely; none to drop when the
+        bbox clause was exact already)."""
+        if self.bbox_is_exact:
+            return iter(sites)
         box = shapely.box(*bbox)
         shapely.prepare(box)
         return (site for site in sites if box.intersects(site.geometry))
@@ -91,7 +94,9 @@ class SqlStore(Store):
         return found
 
     def _connect(self, write: bool) -> sa.Connection:
-        return self.engine.connect()
+        """A connection; a write unit's marks its BEGIN as a writer's (sqlite.py, postgis.py)."""
+        connection = self.engine.connect()
+        return connection.execution_options(onemap_write=True) if write else connection
 
     # ------------------------------------------------------------ Store
     def migrate(self) -> None:

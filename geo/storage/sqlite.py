@@ -81,10 +81,6 @@ class SqliteStore(SqlStore):
             source.close()
         self.engine.dispose()  # pooled connections may hold pages of the replaced database
 
-    def _connect(self, write: bool) -> sa.Connection:
-        connection = self.engine.connect()
-        return connection.execution_options(onemap_write=True) if write else connection
-
     def layer_bbox_clause(self, layer_id, bbox):
         minx, miny, maxx, maxy = bbox
         rtree = sa.table("sites_rtree", sa.column("id"), sa.column("minx"), sa.column("maxx"),
