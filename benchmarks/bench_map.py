@@ -76,7 +76,7 @@ def build_instance(config, zones: list) -> tuple[str, float]:
         for i, (name, polygon, attributes) in enumerate(zones):
             county = counties[county_of[i]]["code"] if i in county_of else None
             uow.sites.add(Site(None, LAYER, name, polygon, "never_inspected", county, f"bench-{i:06d}",
-                               attributes), now)
+                               attributes), now, actor="bench")
         uow.commit()
     insert_seconds = time.perf_counter() - started
     with store.unit_of_work(write=True) as uow:

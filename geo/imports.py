@@ -309,11 +309,12 @@ def import_sites(
                            field="file", details=plan.rejections)
     added, updated = [], []
     for addition in plan.additions:
-        added.append(uow.sites.add(addition.site, now))
+        added.append(uow.sites.add(addition.site, now, actor=actor, action="import",
+                                   detail={"file": path.name}))
         if progress:
             progress(len(added), plan.changes)
     for update in plan.updates:
-        uow.sites.update(update.site, now)
+        uow.sites.update(update.site, now, actor=actor, action="import", detail={"file": path.name})
         updated.append(update.site.id)
         if progress:
             progress(len(added) + len(updated), plan.changes)

@@ -112,7 +112,7 @@ def file_report(site_id: int, payload: Any, uploads: list[Upload], *, layers: di
             "gps_lat": report.gps and report.gps.lat, "gps_lon": report.gps and report.gps.lon,
             "gps_accuracy": report.gps and report.gps.accuracy, "distance_m": distance, "flags": flags,
             "observed_at": report.observed_at, "received_at": now, "content_hash": fingerprint,
-            "review_status": "pending"}, photo_rows, user.username)
+            "review_status": "pending", "site_version": site.version}, photo_rows, user.username)
         # A new report counts at once (pending counts; only a rejection takes it back).
         uow.reports.note_filed(site_id, stored["id"], report.observed_at, report_result(report.checklist))
         uow.audit.record(user.username, "report.file", f"site:{site_id}",
@@ -181,7 +181,7 @@ def review_report(report_id: int, decision: str, comment: str, *, layers: dict[s
             raise InvalidInput(f"status: {status!r} cannot be set on {layer.id} with this decision",
                                field="status")
         if status != site.status:
-            uow.sites.set_status(site.id, status, now)
+            uow.sites.set_status(site.id, status, now, actor=actor, detail={"report": report_id})
             uow.audit.record(actor, "site.status", f"site:{site.id}",
                              {"from": site.status, "to": status, "report": report_id}, now)
     uow.reports.set_review(report_id, "approved" if decision == "approve" else "rejected", found[0].id,

@@ -96,6 +96,11 @@ class _StatusRule(_Strict):
     initial: str
 
 
+class _Editing(_Strict):
+    within: Literal["county"] | None = None
+    overlaps: bool = True
+
+
 class _Target(_Strict):
     id: str = Field(pattern=_ID)
     label: _Label
@@ -125,6 +130,7 @@ class _Layer(_Strict):
     geofence_m: float = Field(gt=0)
     targets: tuple[_Target, ...] = ()
     figures: tuple[_Figure, ...] = ()
+    editing: _Editing = _Editing()
 
     @field_validator("geometry_type", mode="before")
     @classmethod
@@ -188,6 +194,8 @@ def _to_def(spec: _Layer) -> LayerDef:
         geofence_m=spec.geofence_m,
         targets=tuple(Target(t.id, label(t.label), t.value, dict(t.where)) for t in spec.targets),
         figures=tuple(Figure(f.metric, f.value, f.as_of, f.source) for f in spec.figures),
+        within=spec.editing.within,
+        overlaps=spec.editing.overlaps,
     )
 
 

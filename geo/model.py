@@ -40,7 +40,20 @@ class NotFound(OneMapError):
 
 
 class Conflict(OneMapError):
+    """The request cannot be applied to what is stored now (HTTP 409); ``extra`` goes into the
+    JSON answer (e.g. the current version of a site and what changed since the one edited)."""
+
     code = "conflict"
+
+    def __init__(self, message: str, extra: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.extra = extra or {}
+
+
+class StaleVersion(Conflict):
+    """An edit based on a version of a site that is no longer the current one."""
+
+    code = "stale_version"
 
 
 class PermissionDenied(OneMapError):
@@ -161,6 +174,10 @@ class LayerDef:
     targets: tuple[Target, ...] = ()
     figures: tuple[Figure, ...] = ()
     inspections: bool = True  # False for a layer of areas (grid cells) that takes no reports
+    # Rules for sites drawn or reshaped on the map: "county" keeps each inside its county;
+    # overlaps=False forbids a site to overlap another of the layer (sanitation zones).
+    within: str | None = None
+    overlaps: bool = True
 
     def status(self, code: str) -> StatusDef | None:
         return next((s for s in self.statuses if s.code == code), None)
@@ -186,6 +203,7 @@ class Site:
     last_report_id: int | None = None
     last_inspected_at: datetime | None = None
     last_result: str | None = None  # "pass" | "fail": the latest report that counts
+    deleted_at: datetime | None = None  # deleted sites keep their reports and versions
 
 
 @dataclass(frozen=True)

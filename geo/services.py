@@ -77,7 +77,7 @@ def load_dataset(
         added[layer_id] = 0
         for site in ready.sites:
             if site.ref not in known:
-                uow.sites.add(site, now)
+                uow.sites.add(site, now, actor=actor, action="load")
                 added[layer_id] += 1
             done += 1
             if progress:

@@ -39,6 +39,8 @@ def _domain_error(exc: OneMapError):
             extra["field"] = exc.field
             if getattr(exc, "details", None):
                 extra["details"] = [getattr(d, "__dict__", d) for d in exc.details]
+        if isinstance(exc, Conflict):
+            extra.update(exc.extra)
         return json_error(status, exc.code, exc.message, **extra)
     return render_template("error.html", status=status, message=exc.message), status
 

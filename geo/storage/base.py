@@ -17,11 +17,13 @@ from geo.model import InvalidInput
 
 
 class UnitOfWork(ABC):
-    """One transaction. Repositories: layers, counties, sites, users, tokens, assignments, reports, audit."""
+    """One transaction. Repositories: layers, counties, sites, versions (of sites), users, tokens,
+    assignments, reports, audit."""
 
     layers: Any
     counties: Any
     sites: Any
+    versions: Any
     users: Any
     tokens: Any
     assignments: Any

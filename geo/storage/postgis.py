@@ -40,7 +40,8 @@ _DISTANCE = sa.text("SELECT ST_Distance(shape::geography,"
                     " ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography) FROM sites WHERE id = :id")
 _IN_CELLS = sa.text("SELECT s.id FROM sites s JOIN sites c"
                     " ON ST_Contains(c.shape, ST_PointOnSurface(s.shape))"
-                    " WHERE c.id = ANY(:cells) AND c.layer_id = :layer")
+                    " WHERE c.id = ANY(:cells) AND c.layer_id = :layer"
+                    " AND s.deleted_at IS NULL AND c.deleted_at IS NULL")
 
 
 def _envelope(bbox) -> sa.ColumnElement:

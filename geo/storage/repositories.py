@@ -16,7 +16,7 @@ import shapely
 import sqlalchemy as sa
 
 from geo.geometry import display_forms, round_coords
-from geo.model import AuditEntry, LayerDef, NotFound, Site, User
+from geo.model import AuditEntry, LayerDef, NotFound, Site, StaleVersion, User
 from geo.storage import schema as t
 
 if TYPE_CHECKING:
@@ -90,11 +90,16 @@ def _site(row) -> Site:
         last_report_id=row.last_report_id,
         last_inspected_at=row.last_inspected_at,
         last_result=row.last_result,
+        deleted_at=row.deleted_at,
     )
 
 
+# Deleted sites keep their row (reports and versions point at it); every listing leaves them out.
+_LIVE = t.sites.c.deleted_at.is_(None)
 # A Site's columns: not the display forms, GeoJSON text only the map's view query reads.
 _SITE_COLUMNS = [c for c in t.sites.c if not c.name.startswith("display_")]
+_VERSIONED = ["layer_id", "ref", "name", "county", "status", "geom", "minx", "miny", "maxx", "maxy",
+              "attributes"]
 _SITE_BY_ID = sa.select(*_SITE_COLUMNS).where(t.sites.c.id == sa.bindparam("site_id"))
 
 
@@ -122,22 +127,75 @@ class SiteRepo(_Repo):
             **{f"display_z{level}": text for level, text in display_forms(geometry).items()},
         )
 
-    def add(self, site: Site, now: datetime) -> int:
+    # Every write of a site records the version it makes (SiteVersionRepo), in the same
+    # transaction: no path can change a site without leaving its history.
+    def add(self, site: Site, now: datetime, *, actor: str | None, action: str = "create",
+            comment: str | None = None, detail: dict | None = None) -> int:
         values = self._values(site) | {"version": 1, "created_at": now, "updated_at": now}
-        return self.c.execute(t.sites.insert().values(**values)).inserted_primary_key[0]
+        site_id = self.c.execute(t.sites.insert().values(**values)).inserted_primary_key[0]
+        self._record(site_id, action, actor, now, comment, detail)
+        return site_id
 
-    def update(self, site: Site, now: datetime) -> None:
-        """Rewrite a stored site's ref, name, county, status, attributes and geometry; version + 1.
+    def update(self, site: Site, now: datetime, *, actor: str | None, action: str = "edit",
+               comment: str | None = None, detail: dict | None = None,
+               base_version: int | None = None) -> int:
+        """Rewrite a stored site's ref, name, county, status, attributes and geometry; returns its version.
 
         The bbox columns and display forms are derived again from the geometry; the
-        R*Tree follows the bbox columns by trigger.
+        R*Tree follows the bbox columns by trigger. A deleted site written again is
+        live again (a restore). With ``base_version``, the write happens only if that is
+        still the stored version (StaleVersion otherwise), decided by the UPDATE itself.
         """
         values = self._values(site)
         del values["layer_id"]  # a site never moves to another layer
-        done = self.c.execute(t.sites.update().where(t.sites.c.id == site.id).values(
-            **values, version=t.sites.c.version + 1, updated_at=now))
-        if done.rowcount == 0:
-            raise NotFound(f"site {site.id} does not exist")
+        return self._write(site.id, base_version, now, actor, action, comment, detail, **values,
+                           deleted_at=None)
+
+    def _write(self, site_id: int, base_version: int | None, now: datetime, actor: str | None, action: str,
+               comment: str | None, detail: dict | None, version_ref=None, **values) -> int:
+        """UPDATE the site's ``values`` (version + 1) and record the version; ``version_ref`` is the
+        ref the version keeps when the row's is released (a deletion)."""
+        s = t.sites.c
+        where = [s.id == site_id] + ([s.version == base_version] if base_version is not None else [])
+        version = self.c.execute(t.sites.update().where(*where).values(
+            **values, version=s.version + 1, updated_at=now).returning(s.version)).scalar()
+        if version is None:
+            current = self.c.execute(sa.select(s.version).where(s.id == site_id)).scalar()
+            if current is None:
+                raise NotFound(f"site {site_id} does not exist")
+            raise StaleVersion(f"site {site_id} is at version {current}; this change was based on "
+                               f"version {base_version}", {"current_version": current})
+        self._record(site_id, action, actor, now, comment, detail, ref=version_ref)
+        return version
+
+    def delete(self, site_id: int, now: datetime, *, actor: str | None, comment: str | None = None,
+               detail: dict | None = None, base_version: int | None = None) -> int:
+        """Mark a site deleted (its row, reports and versions stay); returns the version that records it.
+
+        Its ``ref`` is released, so a later import of that key makes a new site; the version
+        keeps it, and a restore takes it back.
+        """
+        s = t.sites.c
+        row = self.c.execute(sa.select(s.ref, s.deleted_at).where(s.id == site_id)).first()
+        if row is None or row.deleted_at is not None:
+            raise NotFound(f"site {site_id} " + ("does not exist" if row is None else "is deleted already"))
+        ref = row.ref
+        return self._write(site_id, base_version, now, actor, "delete", comment, detail, deleted_at=now,
+                           ref=None, version_ref=sa.literal(ref, t.sites.c.ref.type) if ref else None)
+
+    def _record(self, site_id: int, action: str, actor: str | None, now: datetime, comment: str | None,
+                detail: dict | None, ref=None) -> None:
+        """Copy the site's row, as just written, into ``site_versions``."""
+        s, v = t.sites.c, t.site_versions.c
+        copied = [s[name] for name in _VERSIONED]
+        if ref is not None:
+            copied[_VERSIONED.index("ref")] = ref
+        columns = ["site_id", "version", *_VERSIONED, "deleted", "action", "actor", "at", "comment", "detail"]
+        self.c.execute(t.site_versions.insert().from_select(columns, sa.select(
+            s.id, s.version, *copied, s.deleted_at.is_not(None),
+            sa.literal(action, v.action.type), sa.literal(actor, v.actor.type), sa.literal(now, v.at.type),
+            sa.literal(comment, v.comment.type), sa.literal(detail, v.detail.type),
+        ).where(s.id == site_id)))
 
     def distance_m(self, site: Site, lon: float, lat: float) -> float:
         """Metres from a GPS fix to the site (PostGIS: in SQL, on the spheroid)."""
@@ -149,13 +207,16 @@ class SiteRepo(_Repo):
 
     def ids_by_ref(self, layer_id: str) -> dict[str, int]:
         s = t.sites.c
-        rows = self.c.execute(sa.select(s.ref, s.id).where(s.layer_id == layer_id, s.ref.is_not(None)))
+        rows = self.c.execute(sa.select(s.ref, s.id).where(s.layer_id == layer_id, s.ref.is_not(None), _LIVE))
         return {ref: site_id for ref, site_id in rows}
 
-    def get(self, site_id: int) -> Site:
+    def get(self, site_id: int, *, deleted: bool = False) -> Site:
+        """The site; a deleted one only with ``deleted`` (its page and history), else NotFound."""
         row = self.c.execute(_SITE_BY_ID, {"site_id": site_id}).first()
         if row is None:
             raise NotFound(f"site {site_id} does not exist")
+        if row.deleted_at is not None and not deleted:
+            raise NotFound(f"site {site_id} was deleted on {row.deleted_at:%Y-%m-%d}")
         return _site(row)
 
     def find(
@@ -171,7 +232,7 @@ class SiteRepo(_Repo):
     ) -> Iterator[Site]:
         """Sites matching every filter given, in id order, streamed from the database."""
         s = t.sites.c
-        query = sa.select(*_SITE_COLUMNS).order_by(s.id)
+        query = sa.select(*_SITE_COLUMNS).where(_LIVE).order_by(s.id)
         if bbox is not None:
             query = query.where(self.store.layer_bbox_clause(layer_id, bbox))
         elif layer_id is not None:
@@ -230,7 +291,7 @@ class SiteRepo(_Repo):
             columns.append(s[f"display_z{level}"].label("display"))
         if with_attributes:
             columns.append(s.attributes)
-        query = sa.select(*columns).order_by(s.id)
+        query = sa.select(*columns).where(_LIVE).order_by(s.id)
         if bbox is not None:
             query = query.where(self.store.layer_bbox_clause(layer_id, bbox))
         else:
@@ -287,7 +348,8 @@ class SiteRepo(_Repo):
         """
         s = t.sites.c
         columns = [s[name] for name in self.EXPORT_COLUMNS]
-        query = sa.select(*columns, sa.cast(s.attributes, sa.Text).label("attributes")).order_by(s.id)
+        query = (sa.select(*columns, sa.cast(s.attributes, sa.Text).label("attributes"))
+                 .where(_LIVE).order_by(s.id))
         if bbox is not None:
             query = query.where(self.store.layer_bbox_clause(layer_id, bbox))
         else:
@@ -311,14 +373,17 @@ class SiteRepo(_Repo):
     def counts(self) -> dict[tuple[str, str], int]:
         """{(layer_id, status): number of sites}."""
         s = t.sites.c
-        rows = self.c.execute(sa.select(s.layer_id, s.status, sa.func.count()).group_by(s.layer_id, s.status))
+        rows = self.c.execute(sa.select(s.layer_id, s.status, sa.func.count()).where(_LIVE)
+                              .group_by(s.layer_id, s.status))
         return {(layer, status): n for layer, status, n in rows}
 
     def count(self, layer_id: str | None = None) -> int:
-        return self._count(t.sites, *([t.sites.c.layer_id == layer_id] if layer_id else []))
+        return self._count(t.sites, _LIVE, *([t.sites.c.layer_id == layer_id] if layer_id else []))
 
-    def set_status(self, site_id: int, status: str, now: datetime) -> None:
-        self.c.execute(t.sites.update().where(t.sites.c.id == site_id).values(status=status, updated_at=now))
+    def set_status(self, site_id: int, status: str, now: datetime, *, actor: str | None,
+                   detail: dict | None = None) -> int:
+        """A stage layer's status set on review: a version like any other change."""
+        return self._write(site_id, None, now, actor, "status", None, detail, status=status)
 
     # ------------------------------------------------------------ OGC API collections (geo.collections)
     @staticmethod
@@ -354,7 +419,8 @@ class SiteRepo(_Repo):
         Filters as in ``_item_filters``; for pages without a bbox, which need no geometry test.
         """
         s = t.sites.c
-        where = self._item_filters(sa.select(s.id).where(s.layer_id == layer_id), status, county, inspected)
+        where = self._item_filters(sa.select(s.id).where(s.layer_id == layer_id, _LIVE), status, county,
+                                   inspected)
         matched = self.c.execute(sa.select(sa.func.count()).select_from(where.subquery())).scalar_one()
         if offset >= matched:
             return matched, []
@@ -380,9 +446,9 @@ class SiteRepo(_Repo):
         columns = [s.id, s.status, s.last_inspected_at, s.last_result]
         if bbox is not None:
             columns += [s.minx, s.miny, s.maxx, s.maxy, s.geom]
-            query = sa.select(*columns).where(self.store.layer_bbox_clause(layer_id, bbox))
+            query = sa.select(*columns).where(self.store.layer_bbox_clause(layer_id, bbox), _LIVE)
         else:
-            query = sa.select(*columns).where(s.layer_id == layer_id)
+            query = sa.select(*columns).where(s.layer_id == layer_id, _LIVE)
         query = self._item_filters(query, status, county, inspected)
         rows = self.c.execute(query.order_by(s.id)).all()
         return rows if bbox is None else self._really_in(rows, bbox)
@@ -394,7 +460,7 @@ class SiteRepo(_Repo):
         row = self.c.execute(sa.select(
             sa.func.min(s.minx), sa.func.min(s.miny), sa.func.max(s.maxx), sa.func.max(s.maxy),
             sa.func.min(s.last_inspected_at), sa.func.max(s.last_inspected_at),
-        ).where(s.layer_id == layer_id)).one()
+        ).where(s.layer_id == layer_id, _LIVE)).one()
         bbox = None if row[0] is None else (row[0], row[1], row[2], row[3])
         return bbox, (None if row[4] is None else (row[4], row[5]))
 
@@ -407,6 +473,56 @@ class SiteRepo(_Repo):
         rows = self.c.execute(sa.select(r.site_id, sa.func.count()).where(
             r.site_id.in_(ids), r.review_status != "rejected").group_by(r.site_id))
         return {site_id: n for site_id, n in rows}
+
+
+class SiteVersionRepo(_Repo):
+    """The recorded versions of sites (written by SiteRepo with each change, read here)."""
+
+    SUMMARY = ("version", "action", "actor", "at", "comment", "detail", "deleted", "name", "ref", "county",
+               "status", "attributes")
+
+    def history(self, site_id: int) -> list[dict[str, Any]]:
+        """Every version of a site, oldest first, without geometries."""
+        v = t.site_versions.c
+        rows = self.c.execute(sa.select(*(v[c] for c in self.SUMMARY)).where(v.site_id == site_id)
+                              .order_by(v.version))
+        return [dict(row._mapping) for row in rows]
+
+    def get(self, site_id: int, version: int) -> dict[str, Any]:
+        """One version with its geometry (shapely)."""
+        v = t.site_versions.c
+        row = self.c.execute(
+            sa.select(t.site_versions).where(v.site_id == site_id, v.version == version)).first()
+        if row is None:
+            raise NotFound(f"site {site_id} has no version {version}")
+        out = dict(row._mapping)
+        out["geometry"] = shapely.from_wkb(out.pop("geom"))
+        return out
+
+    AS_OF = ("site_id", "version", "name", "ref", "county", "status", "at", "minx", "miny", "maxx", "maxy",
+             "geom")
+
+    def as_of(self, layer_id: str, at: datetime, *, bbox: tuple[float, float, float, float] | None = None,
+              county: str | None = None, q: str | None = None, ids: Iterable[int] | None = None) -> list[Any]:
+        """Rows (AS_OF columns plus ``attributes`` as JSON text) of the layer's sites as they were at ``at``:
+        each site's latest version recorded by then, unless that version deleted it; in id order.
+        ``bbox`` compares boxes only; the caller makes the exact test."""
+        v = t.site_versions.c
+        latest = (sa.select(v.site_id, sa.func.max(v.version).label("version"))
+                  .where(v.layer_id == layer_id, v.at <= at).group_by(v.site_id).subquery())
+        query = (sa.select(*(v[c] for c in self.AS_OF), sa.cast(v.attributes, sa.Text).label("attributes"))
+                 .join(latest, sa.and_(v.site_id == latest.c.site_id, v.version == latest.c.version))
+                 .where(v.deleted.is_(False)).order_by(v.site_id))
+        if bbox is not None:
+            minx, miny, maxx, maxy = bbox
+            query = query.where(v.maxx >= minx, v.minx <= maxx, v.maxy >= miny, v.miny <= maxy)
+        if county:
+            query = query.where(v.county == county)
+        if q:
+            query = query.where(v.name.contains(q, autoescape=True))
+        if ids is not None:
+            query = query.where(v.site_id.in_(list(ids)))
+        return self.c.execute(query).all()
 
 
 def _user(row) -> User:
@@ -524,7 +640,8 @@ def _report(row: Mapping[str, Any], photos: list[dict]) -> dict[str, Any]:
         {"lat": row["gps_lat"], "lon": row["gps_lon"], "accuracy": row["gps_accuracy"]},
         "distance_m": row["distance_m"], "flags": row["flags"], "observed_at": row["observed_at"],
         "received_at": row["received_at"], "status": row["review_status"],
-        "review_comment": row.get("review_comment"), "reviewed_at": row.get("reviewed_at"), "photos": photos,
+        "review_comment": row.get("review_comment"), "reviewed_at": row.get("reviewed_at"),
+        "site_version": row.get("site_version"), "photos": photos,
     }
 
 
@@ -592,6 +709,25 @@ class ReportRepo(_Repo):
                        last_result=result_of(row.checklist), last_review=row.review_status) if row else
                   dict(last_report_id=None, last_inspected_at=None, last_result=None, last_review=None))
         self.c.execute(t.sites.update().where(t.sites.c.id == site_id).values(**values))
+
+    def latest_as_of(self, layer_id: str, at: datetime) -> dict[int, Any]:
+        """{site id: (observed_at, checklist, review)} of each site's latest report that counted at ``at``:
+        received by then, observed by then, and not rejected by then; ``review`` is "pending" when it
+        was not yet reviewed at ``at``, else its review status."""
+        r, s = t.reports.c, t.sites.c
+        counted = sa.and_(
+            s.layer_id == layer_id, r.received_at <= at, r.observed_at <= at,
+            sa.not_(sa.and_(r.review_status == "rejected", r.reviewed_at <= at)))
+        newest_first = sa.func.row_number().over(partition_by=r.site_id,
+                                                 order_by=(r.observed_at.desc(), r.id.desc()))
+        ranked = (sa.select(r.site_id, r.observed_at, r.checklist, r.review_status, r.reviewed_at,
+                            newest_first.label("rank"))
+                  .join(t.sites, s.id == r.site_id).where(counted).subquery())
+        rows = self.c.execute(sa.select(ranked).where(ranked.c.rank == 1))
+        return {row.site_id: (_utc(row.observed_at), row.checklist,
+                              row.review_status if row.reviewed_at is not None and row.reviewed_at <= at
+                              else "pending")
+                for row in rows}
 
     def _photos(self, report_ids: list[int]) -> dict[int, list[dict]]:
         p = t.photos.c

@@ -97,10 +97,39 @@ sites = sa.Table(
     # made once when the site is written so a map request only copies text.
     sa.Column("display_z8", sa.Text),
     sa.Column("display_z11", sa.Text),
+    # A deleted site stays, with its reports and versions; every listing leaves it out.
+    sa.Column("deleted_at", UtcDateTime),
     sa.UniqueConstraint("layer_id", "ref", name="uq_sites_layer_ref"),
     sa.Index("ix_sites_layer_status", "layer_id", "status"),
     sa.Index("ix_sites_layer_inspected", "layer_id", "last_inspected_at"),
     sa.Index("ix_sites_county", "county"),
+)
+
+# Every version of every site, the current one included: written with each change (drawn,
+# edited, imported, restored, deleted, a stage status set on review), never rewritten.
+site_versions = sa.Table(
+    "site_versions",
+    metadata,
+    sa.Column("site_id", sa.Integer, sa.ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("layer_id", sa.String(64), nullable=False),
+    sa.Column("ref", sa.String(200)),
+    sa.Column("name", sa.String(300), nullable=False),
+    sa.Column("county", sa.String(12)),
+    sa.Column("status", sa.String(64), nullable=False),
+    sa.Column("geom", sa.LargeBinary, nullable=False),
+    sa.Column("minx", sa.Float, nullable=False),
+    sa.Column("miny", sa.Float, nullable=False),
+    sa.Column("maxx", sa.Float, nullable=False),
+    sa.Column("maxy", sa.Float, nullable=False),
+    sa.Column("attributes", sa.JSON, nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("action", sa.String(20), nullable=False),  # create | edit | import | load | status | …
+    sa.Column("actor", sa.String(100)),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("comment", sa.Text),
+    sa.Column("detail", sa.JSON),  # e.g. {"split_from": 12} or {"merged": [12, 13]}
+    sa.Index("ix_site_versions_layer_at", "layer_id", "at"),
 )
 
 users = sa.Table(
@@ -160,6 +189,7 @@ reports = sa.Table(
     sa.Column("reviewed_by", sa.Integer, sa.ForeignKey("users.id")),
     sa.Column("reviewed_at", UtcDateTime),
     sa.Column("review_comment", sa.Text),
+    sa.Column("site_version", sa.Integer),  # the version of the site it was filed against
     sa.Index("ix_reports_site_observed", "site_id", "observed_at"),
 )
 

@@ -30,6 +30,7 @@ from geo.storage.repositories import (
     LayerRepo,
     ReportRepo,
     SiteRepo,
+    SiteVersionRepo,
     TokenRepo,
     UserRepo,
 )
@@ -140,6 +141,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.layers = LayerRepo(connection)
         self.counties = CountyRepo(connection)
         self.sites = SiteRepo(connection, store)
+        self.versions = SiteVersionRepo(connection)
         self.users = UserRepo(connection)
         self.tokens = TokenRepo(connection)
         self.assignments = AssignmentRepo(connection)

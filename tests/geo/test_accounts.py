@@ -20,7 +20,7 @@ def world(store, layers):
         for layer in layers.values():
             uow.layers.save(layer, NOW)
         ids = [uow.sites.add(Site(None, "sanitation_zones", f"村{n}", shapely.box(n, 0, n + 0.5, 0.5),
-                                  "never_inspected"), NOW) for n in range(5)]
+                                  "never_inspected"), NOW, actor="test") for n in range(5)]
         uow.commit()
     with store.unit_of_work(write=True) as uow:
         services.add_user("boss", "admin", OLD, uow=uow, actor=None, now=NOW)

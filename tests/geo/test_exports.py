@@ -89,7 +89,8 @@ def test_geojson_is_strict_rfc7946(loaded, layers, tmp_path):
     multi = shapely.MultiPolygon([shapely.Polygon(outer).buffer(0.001),
                                   shapely.box(122.1, 41.5, 122.2, 41.6, ccw=False)])
     with loaded.unit_of_work(write=True) as uow:
-        ids = [uow.sites.add(Site(None, ZONES, name, geometry, "never_inspected", None, ref, {}), NOW)
+        ids = [uow.sites.add(Site(None, ZONES, name, geometry, "never_inspected", None, ref, {}), NOW,
+                             actor="test")
                for name, geometry, ref in (("holed", holed, "t-holed"), ("multi", multi, "t-multi"))]
         uow.commit()
     path = tmp_path / "zones.geojson"

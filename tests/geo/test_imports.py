@@ -253,7 +253,7 @@ def test_status_stays_unless_a_stage_layer_file_gives_a_valid_one(store, tmp_pat
     run(store, MINES, mines(tmp_path / "a.geojson", status="declared"))
     assert sites(store, "mines")["T-1"].status == "declared"
     with store.unit_of_work() as uow:  # a manager moves the mine on after a review
-        uow.sites.set_status(sites(store, "mines")["T-1"].id, "onsite_evaluation", NOW)
+        uow.sites.set_status(sites(store, "mines")["T-1"].id, "onsite_evaluation", NOW, actor="test")
         uow.commit()
     assert preview(store, MINES, mines(tmp_path / "b.geojson")).unchanged  # no status in the file: kept
     (update,) = preview(store, MINES, mines(tmp_path / "c.geojson", status="municipal_passed")).updates

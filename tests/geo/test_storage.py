@@ -17,7 +17,7 @@ def _add(store, layers, *sites):
     with store.unit_of_work(write=True) as uow:
         for layer in layers.values():
             uow.layers.save(layer, NOW)
-        ids = [uow.sites.add(site, NOW) for site in sites]
+        ids = [uow.sites.add(site, NOW, actor="test") for site in sites]
         uow.commit()
     return ids
 
@@ -78,11 +78,11 @@ def test_rtree_follows_updates_and_deletes(store, layers):
 def test_unit_of_work_rolls_back_without_commit(store, layers):
     _add(store, layers)
     with store.unit_of_work(write=True) as uow:
-        uow.sites.add(_site(shapely.Point(1, 1)), NOW)  # no commit
+        uow.sites.add(_site(shapely.Point(1, 1)), NOW, actor="test")  # no commit
     with store.unit_of_work() as uow:
         assert uow.sites.count() == 0
     with pytest.raises(RuntimeError), store.unit_of_work(write=True) as uow:
-        uow.sites.add(_site(shapely.Point(1, 1)), NOW)
+        uow.sites.add(_site(shapely.Point(1, 1)), NOW, actor="test")
         raise RuntimeError("service failed half-way")
     with store.unit_of_work() as uow:
         assert uow.sites.count() == 0
@@ -176,7 +176,8 @@ def test_postgis_shape_follows_the_stored_geometry(store, layers):
     (site_id,) = _add(store, layers, _site(shapely.Point(1, 1)))
     with store.unit_of_work(write=True) as uow:
         site = uow.sites.get(site_id)
-        uow.sites.update(Site(site_id, site.layer_id, site.name, shapely.Point(10, 20), site.status), NOW)
+        uow.sites.update(Site(site_id, site.layer_id, site.name, shapely.Point(10, 20), site.status), NOW,
+                         actor="test")
         uow.commit()
     with store.unit_of_work() as uow:
         assert uow.connection.exec_driver_sql("SELECT ST_AsText(shape) FROM sites").scalar() == "POINT(10 20)"

@@ -150,7 +150,7 @@ def test_site_names_are_escaped(app, client, auth, hostile):
         site = Site(id=None, layer_id="sanitation_zones", name=hostile, status="never_inspected",
                     geometry=shapely.box(122.0, 41.6, 122.01, 41.61),
                     attributes={"township": hostile, "key_village": True})
-        site_id = uow.sites.add(site, datetime.now(UTC))
+        site_id = uow.sites.add(site, datetime.now(UTC), actor="test")
         uow.commit()
     _assign(app, "worker", [site_id])
     auth.login_as("worker")

@@ -1,0 +1,531 @@
+"""Planning on the map: draw, reshape, split, merge, delete and restore sites.
+
+Every change is a new version of the site (``SiteRepo`` records it in the same
+transaction), with who, when and an optional comment. Edits name the version they
+were based on: when another edit came first, StaleVersion (409) carries the current
+version and what changed since, and nothing is written. A drawn or reshaped geometry
+is checked before anything is stored: well formed, of the layer's type, valid (the
+place of a self-intersection is named), inside its county where the layer says so,
+and not overlapping a sibling where the layer forbids it. Attributes get the same
+checks as an import (geo.attributes).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime
+from typing import Any
+
+import shapely
+from pyproj import Geod
+from shapely.geometry import shape
+from shapely.ops import split as split_geometry
+
+from geo.attributes import clean_attributes
+from geo.geometry import base_type, round_coords
+from geo.imports import CountyLocator
+from geo.model import InvalidInput, LayerDef, NotFound, Site, StaleVersion
+from geo.storage.base import UnitOfWork
+
+_GEOD = Geod(ellps="WGS84")
+MAX_VERTICES = 100_000  # a drawn site with more is a mistake, not a village
+MIN_OVERLAP_M2 = 1.0  # shared edges drawn with snapping differ by far less; an overlap is more
+FIELDS = ("name", "status", "county", "ref")
+
+
+# ------------------------------------------------------------------ checks
+def parse_geometry(layer: LayerDef, value: Any) -> Any:
+    """A GeoJSON geometry object → shapely, or InvalidInput naming what is wrong with it."""
+    if not isinstance(value, dict) or not isinstance(value.get("type"), str):
+        raise InvalidInput(
+            "geometry: a GeoJSON geometry object with a type and coordinates is required", field="geometry"
+        )
+    _check_numbers(value.get("coordinates"))
+    try:
+        geometry = shape(value)
+    except Exception as exc:  # shapely raises several kinds for malformed coordinates
+        raise InvalidInput(
+            f"geometry: not a well-formed GeoJSON {value['type']} ({exc})", field="geometry"
+        ) from None
+    if geometry.is_empty:
+        raise InvalidInput("geometry: is empty", field="geometry")
+    if shapely.get_num_coordinates(geometry) > MAX_VERTICES:
+        raise InvalidInput(f"geometry: more than {MAX_VERTICES:,} vertices", field="geometry")
+    if shapely.has_z(geometry):
+        geometry = shapely.force_2d(geometry)
+    coords = shapely.get_coordinates(geometry)
+    bad = next(((x, y) for x, y in coords.tolist() if not (-180 <= x <= 180 and -90 <= y <= 90)), None)
+    if bad is not None:
+        raise InvalidInput(
+            f"geometry: {bad[0]}, {bad[1]} is not a longitude, latitude in degrees (WGS84, longitude first)",
+            field="geometry",
+            details=[_at(*bad)],
+        )
+    kind = base_type(geometry)
+    if kind not in layer.geometry_type:
+        raise InvalidInput(
+            f"geometry: a {geometry.geom_type}; {layer.id} takes {' or '.join(layer.geometry_type)}",
+            field="geometry",
+        )
+    geometry = round_coords(geometry, 6)
+    if not geometry.is_valid:
+        reason = shapely.is_valid_reason(geometry)
+        where = re.search(r"\[([-\d.eE+]+)\s+([-\d.eE+]+)\]", reason)
+        problem = reason.split("[")[0].strip().lower()
+        place = f" at {float(where[1]):.6f}, {float(where[2]):.6f}" if where else ""
+        raise InvalidInput(
+            f"geometry: {problem}{place}; redraw that part",
+            field="geometry",
+            details=[_at(float(where[1]), float(where[2]))] if where else [],
+        )
+    return geometry
+
+
+def _check_numbers(coordinates: Any) -> None:
+    """Every coordinate a finite number (JSON may carry NaN, Infinity, strings, booleans), without
+    recursion: a deeply nested array must not exhaust the stack."""
+    stack, count = [coordinates], 0
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list | tuple):
+            stack.extend(item)
+            count += 1
+            if count > 4 * MAX_VERTICES:
+                raise InvalidInput(f"geometry: more than {MAX_VERTICES:,} vertices", field="geometry")
+        elif isinstance(item, bool) or not isinstance(item, int | float) or not math.isfinite(item):
+            raise InvalidInput(f"geometry: coordinates must be finite numbers, not {item!r}", field="geometry")
+
+
+def _at(lon: float, lat: float) -> dict[str, Any]:
+    return {"lon": lon, "lat": lat}
+
+
+def _area_m2(geometry) -> float:
+    return abs(_GEOD.geometry_area_perimeter(geometry)[0])
+
+
+def _hectares(geometry) -> str:
+    return f"{_area_m2(geometry) / 10_000:.2f} ha"
+
+
+def check_placement(
+    layer: LayerDef, geometry, county: str | None, *, uow: UnitOfWork, ignore: set[int] = frozenset()
+) -> None:
+    """The layer's rules for where a site may lie: inside its county, not over a sibling (not ``ignore``)."""
+    if layer.within == "county":
+        found = next((c for c in uow.counties.all() if c["code"] == county), None)
+        if found is None:
+            raise InvalidInput(
+                "geometry: lies in no county of this city; sites of this layer must lie inside one",
+                field="geometry",
+                details=[_at(*geometry.representative_point().coords[0])],
+            )
+        outside = geometry.difference(found["geometry"])
+        if not outside.is_empty and (base_type(geometry) != "Polygon" or _area_m2(outside) > MIN_OVERLAP_M2):
+            point = outside.representative_point()
+            size = f" ({_hectares(outside)})" if base_type(geometry) == "Polygon" else ""
+            raise InvalidInput(
+                f"geometry: part of it{size} lies outside {found['name']} (county {county}), "
+                f"near {point.x:.6f}, {point.y:.6f}",
+                field="geometry",
+                details=[_at(point.x, point.y)],
+            )
+    if not layer.overlaps and base_type(geometry) == "Polygon":
+        for other in uow.sites.find(layer_id=layer.id, bbox=geometry.bounds):
+            if other.id in ignore:
+                continue
+            shared = geometry.intersection(other.geometry)
+            if not shared.is_empty and _area_m2(shared) > MIN_OVERLAP_M2:
+                point = shared.representative_point()
+                raise InvalidInput(
+                    f"geometry: overlaps {other.name} (site {other.id}) by {_hectares(shared)}, "
+                    f"near {point.x:.6f}, {point.y:.6f}; zones of this layer may not overlap",
+                    field="geometry",
+                    details=[_at(point.x, point.y) | {"site": other.id}],
+                )
+
+
+def _county_of(geometry, uow: UnitOfWork) -> str | None:
+    return CountyLocator(uow.counties.all()).code_for(geometry)
+
+
+def _clean(layer: LayerDef, attributes: Any) -> dict[str, Any]:
+    if not isinstance(attributes, dict):
+        raise InvalidInput("attributes: an object of attribute values is required", field="attributes")
+    unknown = sorted(k for k in attributes if layer.attribute(k) is None)
+    if unknown:
+        raise InvalidInput(f"attributes: {', '.join(unknown)} not in the layer's schema", field="attributes")
+    clean, problems = clean_attributes(layer, attributes)
+    if problems:
+        raise InvalidInput(f"attributes: {'; '.join(problems)}", field="attributes", details=problems)
+    return clean
+
+
+def _name(value: Any) -> str:
+    name = value.strip() if isinstance(value, str) else ""
+    if not name or len(name) > 300:
+        raise InvalidInput("name: 1–300 characters required", field="name")
+    return name
+
+
+def _status(layer: LayerDef, value: Any) -> str:
+    if layer.status_mode == "cadence":
+        raise InvalidInput(
+            f"status: {layer.id} derives its status from inspections; it cannot be set", field="status"
+        )
+    if not isinstance(value, str) or layer.status(value) is None:
+        allowed = ", ".join(s.code for s in layer.statuses)
+        raise InvalidInput(f"status: {value!r} is not one of {allowed}", field="status")
+    return value
+
+
+def _comment(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 2000:
+        raise InvalidInput("comment: text of at most 2000 characters", field="comment")
+    return value.strip() or None
+
+
+def _base_version(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInput(
+            "base_version: the version number the change is based on is required", field="base_version"
+        )
+    return value
+
+
+# ------------------------------------------------------------------ use cases
+def create_site(layer: LayerDef, data: dict[str, Any], *, uow: UnitOfWork, actor: str, now: datetime) -> Site:
+    """A new site drawn on the map (or posted): name, geometry, attributes, a stage layer's status."""
+    geometry = parse_geometry(layer, data.get("geometry"))
+    name = _name(data.get("name"))
+    attributes = _clean(layer, data.get("attributes") or {})
+    status = _status(layer, data["status"]) if data.get("status") is not None else layer.initial_status
+    comment = _comment(data.get("comment"))
+    uow.begin_write()  # the overlap check and the insert see the same siblings
+    county = _county_of(geometry, uow)
+    check_placement(layer, geometry, county, uow=uow)
+    site_id = uow.sites.add(
+        Site(None, layer.id, name, geometry, status, county, None, attributes),
+        now,
+        actor=actor,
+        action="create",
+        comment=comment,
+    )
+    uow.audit.record(actor, "site.create", f"site:{site_id}", {"layer": layer.id, "name": name}, now)
+    uow.commit()
+    return uow.sites.get(site_id)
+
+
+def edit_site(
+    site_id: int,
+    data: dict[str, Any],
+    *,
+    layers: dict[str, LayerDef],
+    uow: UnitOfWork,
+    actor: str,
+    now: datetime,
+) -> Site:
+    """Change a site's geometry, name, attributes (merged over the stored ones; null clears one) or a
+    stage layer's status, based on ``data["base_version"]``."""
+    base = _base_version(data.get("base_version"))
+    comment = _comment(data.get("comment"))
+    uow.begin_write()
+    site = uow.sites.get(site_id)
+    _check_base(site, base, uow)
+    layer = layers[site.layer_id]
+    unknown = sorted(set(data) - {"geometry", "name", "attributes", "status", "comment", "base_version"})
+    if unknown:
+        raise InvalidInput(
+            f"{unknown[0]}: not a field of a site (geometry, name, attributes, status)", field=unknown[0]
+        )
+    geometry, county = site.geometry, site.county
+    if "geometry" in data:
+        geometry = parse_geometry(layer, data["geometry"])
+        county = _county_of(geometry, uow)
+        check_placement(layer, geometry, county, uow=uow, ignore={site.id})
+    name = _name(data["name"]) if "name" in data else site.name
+    attributes = site.attributes
+    if "attributes" in data:
+        given = data["attributes"]
+        if not isinstance(given, dict):
+            raise InvalidInput("attributes: an object of attribute values is required", field="attributes")
+        merged = {k: v for k, v in ({**site.attributes, **given}).items() if v is not None}
+        attributes = _clean(layer, merged)
+    status = _status(layer, data["status"]) if data.get("status") not in (None, site.status) else site.status
+    changed = Site(site.id, site.layer_id, name, geometry, status, county, site.ref, attributes)
+    if _same(site, changed):
+        return site  # nothing to change: no new version
+    uow.sites.update(changed, now, actor=actor, action="edit", comment=comment, base_version=base)
+    uow.audit.record(actor, "site.edit", f"site:{site.id}", {"from_version": base}, now)
+    uow.commit()
+    return uow.sites.get(site.id)
+
+
+def _same(a: Site, b: Site) -> bool:
+    return (a.name, a.status, a.county, a.attributes) == (
+        b.name,
+        b.status,
+        b.county,
+        b.attributes,
+    ) and round_coords(a.geometry, 6).equals_exact(round_coords(b.geometry, 6), 0)
+
+
+def _check_base(site: Site, base: int, uow: UnitOfWork) -> None:
+    """StaleVersion with the current version and what changed since ``base`` unless ``base`` is current."""
+    if site.version == base:
+        return
+    if base > site.version:
+        raise StaleVersion(f"site {site.id} is at version {site.version}; there is no version {base}",
+                           {"current_version": site.version, "changes": [], "versions": []})
+    history = uow.versions.history(site.id)
+    newer = [v for v in history if v["version"] > base]
+    old = next((v for v in history if v["version"] == base), None)
+    current = history[-1]
+    changes = (
+        version_changes(old, current, geometry_changed=_geometry_changed(site.id, base, uow)) if old else []
+    )
+    who = ", ".join(sorted({v["actor"] or "system" for v in newer}))
+    raise StaleVersion(
+        f"site {site.id} was changed by {who} since version {base} (now version {site.version}); "
+        "nothing was saved: look at the changes and edit the current version",
+        {"current_version": site.version, "changes": changes, "versions": [_json_version(v) for v in newer]},
+    )
+
+
+def _geometry_changed(site_id: int, base: int, uow: UnitOfWork) -> bool:
+    current = uow.sites.get(site_id, deleted=True)
+    try:
+        old = uow.versions.get(site_id, base)
+    except NotFound:
+        return True
+    return not old["geometry"].equals_exact(current.geometry, 0)
+
+
+def version_changes(before: dict[str, Any], after: dict[str, Any], *, geometry_changed: bool) -> list[dict]:
+    """[{"field", "before", "after"}] between two versions (geometry: changed or not)."""
+    out = [{"field": f, "before": before[f], "after": after[f]} for f in FIELDS if before[f] != after[f]]
+    keys = sorted(set(before["attributes"]) | set(after["attributes"]))
+    out += [
+        {
+            "field": f"attributes.{k}",
+            "before": before["attributes"].get(k),
+            "after": after["attributes"].get(k),
+        }
+        for k in keys
+        if before["attributes"].get(k) != after["attributes"].get(k)
+    ]
+    if before["deleted"] != after["deleted"]:
+        out.append({"field": "deleted", "before": before["deleted"], "after": after["deleted"]})
+    if geometry_changed:
+        out.append({"field": "geometry", "before": None, "after": None})
+    return out
+
+
+def _json_version(v: dict[str, Any]) -> dict[str, Any]:
+    return {**v, "at": v["at"].isoformat()}
+
+
+def delete_site(site_id: int, data: dict[str, Any], *, uow: UnitOfWork, actor: str, now: datetime) -> int:
+    """Delete a site, keeping its row, reports and versions; returns the version recording it."""
+    base = _base_version(data.get("base_version"))
+    comment = _comment(data.get("comment"))
+    uow.begin_write()
+    site = uow.sites.get(site_id)
+    _check_base(site, base, uow)
+    version = uow.sites.delete(site_id, now, actor=actor, comment=comment, base_version=base)
+    uow.audit.record(actor, "site.delete", f"site:{site_id}", {"from_version": base}, now)
+    uow.commit()
+    return version
+
+
+def restore_version(
+    site_id: int,
+    version: int,
+    data: dict[str, Any],
+    *,
+    layers: dict[str, LayerDef],
+    uow: UnitOfWork,
+    actor: str,
+    now: datetime,
+) -> Site:
+    """Make a past version current again, as a new version; a deleted site comes back with it."""
+    base = _base_version(data.get("base_version"))
+    comment = _comment(data.get("comment"))
+    uow.begin_write()
+    site = uow.sites.get(site_id, deleted=True)
+    _check_base(site, base, uow)
+    old = uow.versions.get(site_id, version)
+    if old["deleted"]:
+        raise InvalidInput(
+            f"version: version {version} is the deletion of site {site_id}; restore one before it",
+            field="version",
+        )
+    layer = layers[site.layer_id]
+    if old["ref"] is not None and site.ref != old["ref"]:
+        taken = uow.sites.ids_by_ref(layer.id).get(old["ref"])
+        if taken is not None and taken != site_id:
+            raise InvalidInput(
+                f"version: its key {old['ref']!r} is now used by site {taken}", field="version"
+            )
+    check_placement(layer, old["geometry"], old["county"], uow=uow, ignore={site_id})
+    restored = Site(
+        site_id,
+        site.layer_id,
+        old["name"],
+        old["geometry"],
+        old["status"],
+        old["county"],
+        old["ref"],
+        old["attributes"],
+    )
+    uow.sites.update(
+        restored,
+        now,
+        actor=actor,
+        action="restore",
+        comment=comment,
+        base_version=base,
+        detail={"restored": version},
+    )
+    uow.audit.record(actor, "site.restore", f"site:{site_id}", {"version": version}, now)
+    uow.commit()
+    return uow.sites.get(site_id)
+
+
+def split_site(
+    site_id: int, data: dict[str, Any], *, uow: UnitOfWork, actor: str, now: datetime
+) -> list[Site]:
+    """Cut a polygon site in two (or more) along a drawn line: the site keeps the largest part, each other
+    part becomes a new site with the same name (numbered), attributes and status."""
+    base = _base_version(data.get("base_version"))
+    comment = _comment(data.get("comment"))
+    uow.begin_write()
+    site = uow.sites.get(site_id)
+    _check_base(site, base, uow)
+    if base_type(site.geometry) != "Polygon":
+        raise InvalidInput(
+            f"site {site_id} is a {site.geometry.geom_type}; only areas can be split", field="line"
+        )
+    line = data.get("line")
+    if not isinstance(line, dict) or line.get("type") != "LineString":
+        raise InvalidInput("line: a GeoJSON LineString drawn across the area is required", field="line")
+    try:
+        cutter = shape(line)
+    except Exception:
+        raise InvalidInput("line: not a well-formed GeoJSON LineString", field="line") from None
+    parts = sorted(
+        (round_coords(p, 6) for p in split_geometry(site.geometry, cutter).geoms), key=_area_m2, reverse=True
+    )
+    if len(parts) < 2:
+        raise InvalidInput("line: it does not cross the area from one edge to another", field="line")
+    first, rest = parts[0], parts[1:]
+    uow.sites.update(
+        Site(
+            site.id,
+            site.layer_id,
+            site.name,
+            first,
+            site.status,
+            _county_of(first, uow),
+            site.ref,
+            site.attributes,
+        ),
+        now,
+        actor=actor,
+        action="split",
+        comment=comment,
+        base_version=base,
+        detail={"parts": len(parts)},
+    )
+    new_ids = []
+    for n, part in enumerate(rest, start=2):
+        new_ids.append(
+            uow.sites.add(
+                Site(
+                    None,
+                    site.layer_id,
+                    f"{site.name} ({n})",
+                    part,
+                    site.status,
+                    _county_of(part, uow),
+                    None,
+                    site.attributes,
+                ),
+                now,
+                actor=actor,
+                action="split",
+                comment=comment,
+                detail={"split_from": site.id},
+            )
+        )
+    uow.audit.record(actor, "site.split", f"site:{site.id}", {"into": new_ids, "from_version": base}, now)
+    uow.commit()
+    return [uow.sites.get(i) for i in (site.id, *new_ids)]
+
+
+def merge_sites(layer: LayerDef, data: dict[str, Any], *, uow: UnitOfWork, actor: str, now: datetime) -> Site:
+    """Join areas of one layer into the first: it takes their union (which must be one polygon), the
+    others are deleted, each pointing at the site it was merged into."""
+    sites_in = data.get("sites")
+    if (
+        not isinstance(sites_in, list)
+        or len(sites_in) < 2
+        or not all(isinstance(s, dict) and isinstance(s.get("id"), int) for s in sites_in)
+    ):
+        raise InvalidInput('sites: at least two {"id", "base_version"} objects are required', field="sites")
+    if len({s["id"] for s in sites_in}) != len(sites_in):
+        raise InvalidInput("sites: a site is named twice", field="sites")
+    comment = _comment(data.get("comment"))
+    uow.begin_write()
+    sites = []
+    for item in sites_in:
+        site = uow.sites.get(item["id"])
+        if site.layer_id != layer.id:
+            raise InvalidInput(f"sites: site {site.id} is not in {layer.id}", field="sites")
+        _check_base(site, _base_version(item.get("base_version")), uow)
+        if base_type(site.geometry) != "Polygon":
+            raise InvalidInput(
+                f"sites: site {site.id} is not an area; only areas can be merged", field="sites"
+            )
+        sites.append(site)
+    union = round_coords(shapely.union_all([s.geometry for s in sites]), 6)
+    if union.geom_type != "Polygon":
+        raise InvalidInput(
+            "sites: these areas do not touch, so together they are not one area", field="sites"
+        )
+    keep, others = sites[0], sites[1:]
+    ids = {s.id for s in sites}
+    check_placement(layer, union, _county_of(union, uow), uow=uow, ignore=ids)
+    uow.sites.update(
+        Site(
+            keep.id,
+            layer.id,
+            keep.name,
+            union,
+            keep.status,
+            _county_of(union, uow),
+            keep.ref,
+            keep.attributes,
+        ),
+        now,
+        actor=actor,
+        action="merge",
+        comment=comment,
+        base_version=keep.version,
+        detail={"merged": [s.id for s in others]},
+    )
+    for other in others:
+        uow.sites.delete(
+            other.id,
+            now,
+            actor=actor,
+            comment=comment,
+            base_version=other.version,
+            detail={"merged_into": keep.id},
+        )
+    uow.audit.record(actor, "site.merge", f"site:{keep.id}", {"merged": [s.id for s in others]}, now)
+    uow.commit()
+    return uow.sites.get(keep.id)

@@ -1,0 +1,287 @@
+"""geo.planning: drawing, editing, splitting, merging, deleting and restoring sites, each a recorded version.
+
+Runs on both backends against a copy of the loaded Jinzhou instance.
+"""
+
+import shutil
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import shapely
+import shapely.ops
+from shapely.geometry import box, mapping
+
+from geo import planning
+from geo.imports import import_sites
+from geo.layers import load_layers
+from geo.model import InvalidInput, NotFound, StaleVersion
+from geo.storage import open_store
+
+LAYERS = load_layers()
+ZONES, MINES, ROADS = LAYERS["sanitation_zones"], LAYERS["mines"], LAYERS["road_works"]
+HEISHAN = "210726"
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+ATTRS = {"township": "芳山镇", "key_village": True}
+
+
+@pytest.fixture
+def store(tmp_path, _loaded_template, loaded_database_url):
+    shutil.copytree(_loaded_template, tmp_path / "instance")
+    store = open_store(loaded_database_url)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def free(store):
+    """A point in Heishan County 0.02° or more from every zone: room to draw new ones."""
+    with store.unit_of_work() as uow:
+        county = next(c["geometry"] for c in uow.counties.all() if c["code"] == HEISHAN)
+        zones = shapely.union_all([s.geometry for s in uow.sites.find(layer_id=ZONES.id)])
+    room = county.buffer(-0.02).difference(zones.buffer(0.02))
+    return room.representative_point()
+
+
+def square(point, size=0.004, dx=0.0):
+    x, y = point.x + dx, point.y
+    return mapping(box(x, y, x + size, y + size))
+
+
+def call(store, fn, *args, **kwargs):
+    with store.unit_of_work() as uow:
+        return fn(*args, uow=uow, actor="经理甲", now=kwargs.pop("now", NOW), **kwargs)
+
+
+def create(store, geometry, name="新村", layer=ZONES, **more):
+    attributes = {ZONES.id: ATTRS, MINES.id: {"commodity": "stone"}}.get(layer.id, {})
+    return call(store, planning.create_site, layer, {"name": name, "geometry": geometry,
+                                                     "attributes": attributes, **more})
+
+
+def history(store, site_id):
+    with store.unit_of_work() as uow:
+        return uow.versions.history(site_id)
+
+
+def site_count(store, layer=ZONES):
+    with store.unit_of_work() as uow:
+        return uow.sites.count(layer.id)
+
+
+def test_a_drawn_zone_is_stored_as_its_first_version_with_its_county(store, free):
+    site = create(store, square(free), comment="新纳入整治")
+    assert (site.version, site.county, site.name, site.attributes) == (1, HEISHAN, "新村", ATTRS)
+    [first] = history(store, site.id)
+    assert (first["action"], first["actor"], first["comment"], first["version"]) == \
+        ("create", "经理甲", "新纳入整治", 1)
+
+
+@pytest.mark.parametrize("geometry, problem", [
+    ({"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}, "self-intersection at"),
+    ({"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}, "not a well-formed GeoJSON Polygon"),
+    ({"type": "Polygon", "coordinates": [[[121, 41], [121.1, 41], [121.1, float("nan")], [121, 41]]]},
+     "finite numbers"),
+    ({"type": "Polygon", "coordinates": [[[41, 121], [41.1, 121], [41.1, 121.1], [41, 121]]]},
+     "longitude, latitude"),
+    ({"type": "Point", "coordinates": [121.1, 41.1]}, "takes Polygon"),
+    ({"type": "Circle", "coordinates": [121.1, 41.1]}, "well-formed"),
+    ("POLYGON((0 0, 1 1, 1 0, 0 0))", "GeoJSON geometry object"),
+])
+def test_a_broken_geometry_is_refused_with_the_problem_and_nothing_is_stored(store, geometry, problem):
+    before = site_count(store)
+    with pytest.raises(InvalidInput, match=problem) as caught:
+        create(store, geometry)
+    assert caught.value.field == "geometry"
+    assert site_count(store) == before
+
+
+def test_the_place_of_a_self_intersection_is_given_for_the_map(store, free):
+    x, y = free.x, free.y
+    bowtie = {"type": "Polygon", "coordinates": [[[x, y], [x + .01, y + .01], [x + .01, y], [x, y + .01], [x, y]]]}
+    with pytest.raises(InvalidInput) as caught:
+        create(store, bowtie)
+    [where] = caught.value.details
+    assert where["lon"] == pytest.approx(x + .005) and where["lat"] == pytest.approx(y + .005)
+
+
+def test_a_zone_over_another_is_refused_naming_it(store):
+    with store.unit_of_work() as uow:
+        other = next(uow.sites.find(layer_id=ZONES.id))
+    c = other.geometry.representative_point()
+    before = site_count(store)
+    with pytest.raises(InvalidInput, match=f"overlaps {other.name} \\(site {other.id}\\)") as caught:
+        create(store, mapping(c.buffer(0.003)))
+    assert caught.value.details[0]["site"] == other.id
+    assert site_count(store) == before
+
+
+def test_a_zone_reaching_out_of_its_county_is_refused(store):
+    with store.unit_of_work() as uow:
+        county = next(c["geometry"] for c in uow.counties.all() if c["code"] == HEISHAN)
+        zones = shapely.union_all([s.geometry for s in uow.sites.find(layer_id=ZONES.id)])
+    # a point on the county's edge, away from zones: a square around it is half outside
+    edge = county.exterior.difference(zones.buffer(0.05)) if county.geom_type == "Polygon" else \
+        max(county.geoms, key=lambda g: g.area).exterior.difference(zones.buffer(0.05))
+    point = edge.interpolate(0.5, normalized=True)
+    inside = shapely.ops.nearest_points(county.buffer(-0.002).boundary, point)[0]
+    before = site_count(store)
+    with pytest.raises(InvalidInput, match=r"part of it \(\d+\.\d\d ha\) lies outside .*, near "):
+        create(store, mapping(inside.buffer(0.004)))
+    assert site_count(store) == before
+
+
+def test_a_mine_may_be_drawn_anywhere_and_a_road_as_a_line(store):
+    mine = create(store, {"type": "Point", "coordinates": [121.2, 41.3]}, "新矿", layer=MINES)
+    road = create(store, {"type": "LineString", "coordinates": [[121.1, 41.1], [121.11, 41.12]]}, "新路",
+                  layer=ROADS, status="under_construction")
+    assert mine.status == MINES.initial_status and road.status == "under_construction"
+
+
+def test_bad_attributes_are_refused_as_an_import_would(store, free):
+    with pytest.raises(InvalidInput, match="key_village: required") as caught:
+        call(store, planning.create_site, ZONES, {"name": "村", "geometry": square(free), "attributes": {}})
+    assert caught.value.field == "attributes"
+    with pytest.raises(InvalidInput, match="households: -3 is below"):
+        create(store, square(free), attributes={**ATTRS, "households": -3})
+    with pytest.raises(InvalidInput, match="colour not in the layer's schema"):
+        create(store, square(free), attributes={**ATTRS, "colour": "red"})
+    with pytest.raises(InvalidInput, match="derives its status"):
+        create(store, square(free), status="ok")
+
+
+def test_an_edit_is_a_new_version_and_a_stale_one_is_refused_with_what_changed(store, free):
+    site = create(store, square(free))
+    first = call(store, planning.edit_site, site.id, {"base_version": 1, "name": "新村（扩）",
+                                                      "geometry": square(free, 0.006), "comment": "边界调整"},
+                 layers=LAYERS)
+    assert first.version == 2 and first.name == "新村（扩）"
+    assert first.geometry.area > site.geometry.area
+    with pytest.raises(StaleVersion) as caught:  # a second manager still on version 1
+        call(store, planning.edit_site, site.id, {"base_version": 1, "attributes": {"households": 80}},
+             layers=LAYERS)
+    extra = caught.value.extra
+    assert extra["current_version"] == 2
+    assert {c["field"] for c in extra["changes"]} == {"name", "geometry"}
+    assert extra["versions"][0]["actor"] == "经理甲" and extra["versions"][0]["comment"] == "边界调整"
+    with store.unit_of_work() as uow:
+        assert "households" not in uow.sites.get(site.id).attributes  # nothing written
+    assert [v["version"] for v in history(store, site.id)] == [1, 2]
+
+
+def test_an_edit_that_changes_nothing_makes_no_version(store, free):
+    site = create(store, square(free))
+    again = call(store, planning.edit_site, site.id, {"base_version": 1, "name": "新村"}, layers=LAYERS)
+    assert again.version == 1 and len(history(store, site.id)) == 1
+
+
+def test_attributes_merge_over_the_stored_ones_and_null_clears_one(store, free):
+    site = create(store, square(free), attributes={**ATTRS, "households": 40})
+    edited = call(store, planning.edit_site, site.id,
+                  {"base_version": 1, "attributes": {"households": None, "street_chief": "李四"}}, layers=LAYERS)
+    assert edited.attributes == {**ATTRS, "street_chief": "李四"}
+
+
+def test_a_deleted_site_leaves_every_listing_but_keeps_its_history(store, free):
+    site = create(store, square(free))
+    with store.unit_of_work() as uow:
+        uow.sites.update(uow.sites.get(site.id).__class__(
+            site.id, ZONES.id, site.name, site.geometry, site.status, site.county, "NEW-1", site.attributes),
+            NOW, actor="import")
+        uow.commit()
+    before = site_count(store)
+    version = call(store, planning.delete_site, site.id, {"base_version": 2, "comment": "并入邻村"})
+    assert version == 3 and site_count(store) == before - 1
+    with store.unit_of_work() as uow:
+        with pytest.raises(NotFound, match="deleted"):
+            uow.sites.get(site.id)
+        assert uow.sites.get(site.id, deleted=True).deleted_at is not None
+        assert site.id not in {s.id for s in uow.sites.find(layer_id=ZONES.id, bbox=site.geometry.bounds)}
+        assert site.id not in {r.id for r in uow.sites.view_rows(ZONES.id, bbox=site.geometry.bounds)}
+        assert "NEW-1" not in uow.sites.ids_by_ref(ZONES.id)  # the key is free for a new site
+    last = history(store, site.id)[-1]
+    assert (last["action"], last["deleted"], last["ref"], last["comment"]) == ("delete", True, "NEW-1", "并入邻村")
+
+
+def test_a_past_version_is_restored_as_a_new_version_and_brings_a_deleted_site_back(store, free):
+    site = create(store, square(free))
+    call(store, planning.edit_site, site.id, {"base_version": 1, "geometry": square(free, 0.006)}, layers=LAYERS)
+    call(store, planning.delete_site, site.id, {"base_version": 2})
+    restored = call(store, planning.restore_version, site.id, 1, {"base_version": 3, "comment": "误删"},
+                    layers=LAYERS)
+    assert restored.version == 4 and restored.deleted_at is None
+    assert restored.geometry.equals(site.geometry)
+    assert history(store, site.id)[-1]["detail"] == {"restored": 1}
+    with pytest.raises(InvalidInput, match="is the deletion"):
+        call(store, planning.restore_version, site.id, 3, {"base_version": 4}, layers=LAYERS)
+
+
+def test_a_zone_is_split_along_a_line_and_two_are_merged_back(store, free):
+    site = create(store, square(free, 0.01))
+    x, y = free.x, free.y
+    line = {"type": "LineString", "coordinates": [[x + 0.004, y - 0.001], [x + 0.004, y + 0.011]]}
+    kept, new = call(store, planning.split_site, site.id, {"base_version": 1, "line": line})
+    assert kept.id == site.id and kept.version == 2
+    assert kept.geometry.area + new.geometry.area == pytest.approx(site.geometry.area)
+    assert kept.geometry.area > new.geometry.area and new.name == "新村 (2)"
+    assert history(store, new.id)[0]["detail"] == {"split_from": site.id}
+
+    merged = call(store, planning.merge_sites, ZONES, {"sites": [{"id": kept.id, "base_version": 2},
+                                                                 {"id": new.id, "base_version": 1}]})
+    assert merged.id == site.id and merged.geometry.area == pytest.approx(site.geometry.area)
+    assert history(store, new.id)[-1]["detail"] == {"merged_into": site.id}
+    with store.unit_of_work() as uow:
+        with pytest.raises(NotFound):
+            uow.sites.get(new.id)
+
+
+def test_a_line_that_does_not_cross_the_zone_and_zones_apart_are_refused(store, free):
+    a = create(store, square(free))
+    b = create(store, square(free, dx=0.006), name="东村")
+    x, y = free.x, free.y
+    with pytest.raises(InvalidInput, match="does not cross"):
+        call(store, planning.split_site, a.id,
+             {"base_version": 1, "line": {"type": "LineString", "coordinates": [[x + 1, y], [x + 1.1, y]]}})
+    with pytest.raises(InvalidInput, match="do not touch"):
+        call(store, planning.merge_sites, ZONES, {"sites": [{"id": a.id, "base_version": 1},
+                                                            {"id": b.id, "base_version": 1}]})
+
+
+def test_every_import_and_review_status_leaves_a_version(store, tmp_path):
+    path = tmp_path / "mines.geojson"
+    path.write_text('{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"name":"测试矿",'
+                    '"ref":"T-9","commodity":"stone"},"geometry":{"type":"Point","coordinates":[121.3,41.4]}}]}', encoding="utf-8")
+    with store.unit_of_work() as uow:
+        [site_id] = import_sites(MINES, path, crs=None, skip_invalid=False, uow=uow, actor="导入员",
+                                 now=NOW).added
+    path.write_text(path.read_text(encoding="utf-8").replace("测试矿", "测试矿（更名）"), encoding="utf-8")
+    with store.unit_of_work() as uow:
+        import_sites(MINES, path, crs=None, skip_invalid=False, uow=uow, actor="导入员", now=NOW)
+    with store.unit_of_work(write=True) as uow:
+        uow.sites.set_status(site_id, "onsite_evaluation", NOW, actor="经理甲", detail={"report": 1})
+        uow.commit()
+    steps = [(v["action"], v["actor"], v["name"], v["status"]) for v in history(store, site_id)]
+    assert steps == [("import", "导入员", "测试矿", MINES.initial_status),
+                     ("import", "导入员", "测试矿（更名）", MINES.initial_status),
+                     ("status", "经理甲", "测试矿（更名）", "onsite_evaluation")]
+
+
+def test_the_shipped_dataset_starts_with_one_version_per_site(store):
+    with store.unit_of_work() as uow:
+        site = next(uow.sites.find(layer_id=ZONES.id))
+        assert [(v["version"], v["action"]) for v in uow.versions.history(site.id)] == [(1, "load")]
+        old = uow.versions.get(site.id, 1)
+        assert old["geometry"].equals(site.geometry)
+
+
+def test_as_of_gives_each_site_as_it_was(store, free):
+    site = create(store, square(free), now=NOW)
+    call(store, planning.edit_site, site.id, {"base_version": 1, "name": "改名村"}, layers=LAYERS,
+         now=NOW + timedelta(days=10))
+    call(store, planning.delete_site, site.id, {"base_version": 2}, now=NOW + timedelta(days=20))
+    with store.unit_of_work() as uow:
+        def names(at):
+            return {r.site_id: r.name for r in uow.versions.as_of(ZONES.id, at)}.get(site.id)
+        assert names(NOW - timedelta(days=1)) is None
+        assert names(NOW + timedelta(days=1)) == "新村"
+        assert names(NOW + timedelta(days=11)) == "改名村"
+        assert names(NOW + timedelta(days=21)) is None
