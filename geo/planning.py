@@ -94,7 +94,8 @@ def _check_numbers(coordinates: Any) -> None:
             if count > 4 * MAX_VERTICES:
                 raise InvalidInput(f"geometry: more than {MAX_VERTICES:,} vertices", field="geometry")
         elif isinstance(item, bool) or not isinstance(item, int | float) or not math.isfinite(item):
-            raise InvalidInput(f"geometry: coordinates must be finite numbers, not {item!r}", field="geometry")
+            shown = repr(item)[:40]
+            raise InvalidInput(f"geometry: coordinates must be finite numbers, not {shown}", field="geometry")
 
 
 def _at(lon: float, lat: float) -> dict[str, Any]:

@@ -114,6 +114,14 @@ def visible_site(site_id: int, *, uow: UnitOfWork, user: User) -> Site:
     return uow.sites.get(site_id)
 
 
+def site_history(site_id: int, *, uow: UnitOfWork, user: User) -> dict[str, Any]:
+    """A site (deleted ones too) and every version of it, oldest first; NotFound as ``visible_site``."""
+    ids = own_site_ids(user, uow)
+    if ids is not None and site_id not in ids:
+        raise NotFound(f"site {site_id} does not exist")
+    return {"site": uow.sites.get(site_id, deleted=True), "versions": uow.versions.history(site_id)}
+
+
 def status_timeline(layer: LayerDef, site: Site, reports: list[dict], now: datetime) -> list[dict]:
     """The site's status over time, oldest first: [{"at", "status"}].
 

@@ -51,6 +51,7 @@ def create_app(config: Config | None = None) -> Flask:
         ogc,
         planner,
         reports_api,
+        sites_api,
         worker,
     )
 
@@ -60,6 +61,6 @@ def create_app(config: Config | None = None) -> Flask:
     errors.init_app(app)
     assets.init_app(app)
     for blueprint in (health.bp, planner.bp, api.bp, worker.bp, manager.bp, admin.bp, reports_api.bp, ogc.bp,
-                      exports.bp, imports.bp):
+                      exports.bp, imports.bp, sites_api.bp):
         app.register_blueprint(blueprint)
     return app

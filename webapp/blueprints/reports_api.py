@@ -29,6 +29,7 @@ def report_json(report: dict) -> dict:
         "gps": report["gps"], "distance_m": report["distance_m"],
         "observed_at": iso(report["observed_at"]), "received_at": iso(report["received_at"]),
         "reviewed_at": iso(report["reviewed_at"]), "review_comment": report["review_comment"],
+        "site_version": report["site_version"],
         "photos": [{"id": p["id"], "flags": p["flags"],
                     "url": url_for("planner.photo", photo_id=p["id"], kind="display"),
                     "thumbnail_url": url_for("planner.photo", photo_id=p["id"], kind="thumbnail")}

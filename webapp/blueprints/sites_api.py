@@ -1,0 +1,133 @@
+"""Planning endpoints of the JSON API: create, edit, split, merge, delete and restore sites; their versions.
+
+Each write names the version it was based on (``base_version``); a stale one is a 409
+with the current version and what changed since (geo.planning). Browsers send the
+session's CSRF token in ``X-CSRFToken``, as for every state-changing request.
+"""
+
+from __future__ import annotations
+
+import orjson
+from flask import Blueprint, Response, request, url_for
+from flask_login import current_user
+
+from geo import planning, queries
+from geo.io.geojson import dumps, feature
+from geo.model import UnsupportedMedia
+from webapp import params
+from webapp.auth import role_required
+from webapp.blueprints.api import layer_or_404
+from webapp.context import get_uow, layers, now
+
+bp = Blueprint("sites_api", __name__, url_prefix="/api/v1")
+
+MAX_BODY = 20 * 1024 * 1024  # a drawn site of 100,000 vertices is about 4 MB of GeoJSON
+
+
+def _body() -> dict:
+    """The JSON object of the request, or 415 / 400 / 413 saying what is wrong with it."""
+    if request.mimetype != "application/json":
+        raise UnsupportedMedia("send the site as application/json")
+    if (request.content_length or 0) > MAX_BODY:
+        raise params.BadParameter("body", f"more than {MAX_BODY // 2**20} MB")
+    try:
+        body = orjson.loads(request.get_data(cache=False))
+    except orjson.JSONDecodeError as exc:
+        raise params.BadParameter("body", f"is not valid JSON ({exc})") from None
+    if not isinstance(body, dict):
+        raise params.BadParameter("body", "must be a JSON object")
+    return body
+
+
+def _site_response(site_id: int, status: int = 200) -> Response:
+    with get_uow() as uow:
+        detail = queries.site_detail(site_id, layers(), uow=uow, user=current_user.user, now=now())
+    response = Response(dumps(queries.site_feature(detail)), status=status, mimetype="application/geo+json")
+    response.headers["Location"] = url_for("api.site", site_id=site_id)
+    return response
+
+
+@bp.post("/layers/<layer_id>/sites")
+@role_required("manager")
+def create(layer_id: str):
+    layer = layer_or_404(layer_id)
+    with get_uow() as uow:
+        site = planning.create_site(layer, _body(), uow=uow, actor=current_user.username, now=now())
+    return _site_response(site.id, 201)
+
+
+@bp.patch("/sites/<int:site_id>")
+@role_required("manager")
+def edit(site_id: int):
+    with get_uow() as uow:
+        site = planning.edit_site(site_id, _body(), layers=layers(), uow=uow, actor=current_user.username,
+                                  now=now())
+    return _site_response(site.id)
+
+
+@bp.delete("/sites/<int:site_id>")
+@role_required("manager")
+def delete(site_id: int):
+    # DELETE bodies are optional in HTTP: the base version may come in the query string instead.
+    body = _body() if request.content_length else {}
+    if "base_version" not in body and request.args.get("base_version"):
+        body["base_version"] = params.integer(request.args["base_version"], "base_version", 1, 2**31)
+    with get_uow() as uow:
+        version = planning.delete_site(site_id, body, uow=uow, actor=current_user.username, now=now())
+    return {"id": site_id, "deleted": True, "version": version}
+
+
+@bp.post("/sites/<int:site_id>/split")
+@role_required("manager")
+def split(site_id: int):
+    with get_uow() as uow:
+        parts = planning.split_site(site_id, _body(), uow=uow, actor=current_user.username, now=now())
+    return {"sites": [_summary(site) for site in parts]}
+
+
+@bp.post("/layers/<layer_id>/merge")
+@role_required("manager")
+def merge(layer_id: str):
+    layer = layer_or_404(layer_id)
+    with get_uow() as uow:
+        site = planning.merge_sites(layer, _body(), uow=uow, actor=current_user.username, now=now())
+    return _site_response(site.id)
+
+
+@bp.post("/sites/<int:site_id>/versions/<int:version>/restore")
+@role_required("manager")
+def restore(site_id: int, version: int):
+    with get_uow() as uow:
+        site = planning.restore_version(site_id, version, _body(), layers=layers(), uow=uow,
+                                        actor=current_user.username, now=now())
+    return _site_response(site.id)
+
+
+@bp.get("/sites/<int:site_id>/versions")
+def versions(site_id: int):
+    with get_uow() as uow:
+        history = queries.site_history(site_id, uow=uow, user=current_user.user)
+    site = history["site"]
+    return {"site_id": site.id, "layer": site.layer_id, "current_version": site.version,
+            "deleted": site.deleted_at is not None,
+            "versions": [_version_json(v) for v in history["versions"]]}
+
+
+@bp.get("/sites/<int:site_id>/versions/<int:version>")
+def version(site_id: int, version: int):
+    """One past version as a GeoJSON Feature, to show its shape on the map."""
+    with get_uow() as uow:
+        queries.site_history(site_id, uow=uow, user=current_user.user)  # may the user see the site
+        old = uow.versions.get(site_id, version)
+    geometry = old.pop("geometry")
+    properties = {k: v for k, v in _version_json(old).items() if k not in ("minx", "miny", "maxx", "maxy")}
+    return Response(dumps(feature(site_id, geometry, properties)), mimetype="application/geo+json")
+
+
+def _version_json(v: dict) -> dict:
+    return {**{k: v for k, v in v.items() if k != "site_id"}, "at": v["at"].isoformat()}
+
+
+def _summary(site) -> dict:
+    return {"id": site.id, "name": site.name, "version": site.version,
+            "geometry": orjson.loads(dumps(feature(site.id, site.geometry, {})))["geometry"]}
