@@ -54,8 +54,12 @@ def call(store, fn, *args, **kwargs):
 
 def create(store, geometry, name="新村", layer=ZONES, **more):
     attributes = {ZONES.id: ATTRS, MINES.id: {"commodity": "stone"}}.get(layer.id, {})
-    return call(store, planning.create_site, layer, {"name": name, "geometry": geometry,
-                                                     "attributes": attributes, **more})
+    return call(
+        store,
+        planning.create_site,
+        layer,
+        {"name": name, "geometry": geometry, "attributes": attributes, **more},
+    )
 
 
 def history(store, site_id):
@@ -72,21 +76,35 @@ def test_a_drawn_zone_is_stored_as_its_first_version_with_its_county(store, free
     site = create(store, square(free), comment="新纳入整治")
     assert (site.version, site.county, site.name, site.attributes) == (1, HEISHAN, "新村", ATTRS)
     [first] = history(store, site.id)
-    assert (first["action"], first["actor"], first["comment"], first["version"]) == \
-        ("create", "经理甲", "新纳入整治", 1)
+    assert (first["action"], first["actor"], first["comment"], first["version"]) == (
+        "create",
+        "经理甲",
+        "新纳入整治",
+        1,
+    )
 
 
-@pytest.mark.parametrize("geometry, problem", [
-    ({"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}, "self-intersection at"),
-    ({"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}, "not a well-formed GeoJSON Polygon"),
-    ({"type": "Polygon", "coordinates": [[[121, 41], [121.1, 41], [121.1, float("nan")], [121, 41]]]},
-     "finite numbers"),
-    ({"type": "Polygon", "coordinates": [[[41, 121], [41.1, 121], [41.1, 121.1], [41, 121]]]},
-     "longitude, latitude"),
-    ({"type": "Point", "coordinates": [121.1, 41.1]}, "takes Polygon"),
-    ({"type": "Circle", "coordinates": [121.1, 41.1]}, "well-formed"),
-    ("POLYGON((0 0, 1 1, 1 0, 0 0))", "GeoJSON geometry object"),
-])
+@pytest.mark.parametrize(
+    "geometry, problem",
+    [
+        (
+            {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]},
+            "self-intersection at",
+        ),
+        ({"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}, "not a well-formed GeoJSON Polygon"),
+        (
+            {"type": "Polygon", "coordinates": [[[121, 41], [121.1, 41], [121.1, float("nan")], [121, 41]]]},
+            "finite numbers",
+        ),
+        (
+            {"type": "Polygon", "coordinates": [[[41, 121], [41.1, 121], [41.1, 121.1], [41, 121]]]},
+            "longitude, latitude",
+        ),
+        ({"type": "Point", "coordinates": [121.1, 41.1]}, "takes Polygon"),
+        ({"type": "Circle", "coordinates": [121.1, 41.1]}, "well-formed"),
+        ("POLYGON((0 0, 1 1, 1 0, 0 0))", "GeoJSON geometry object"),
+    ],
+)
 def test_a_broken_geometry_is_refused_with_the_problem_and_nothing_is_stored(store, geometry, problem):
     before = site_count(store)
     with pytest.raises(InvalidInput, match=problem) as caught:
@@ -97,11 +115,14 @@ def test_a_broken_geometry_is_refused_with_the_problem_and_nothing_is_stored(sto
 
 def test_the_place_of_a_self_intersection_is_given_for_the_map(store, free):
     x, y = free.x, free.y
-    bowtie = {"type": "Polygon", "coordinates": [[[x, y], [x + .01, y + .01], [x + .01, y], [x, y + .01], [x, y]]]}
+    bowtie = {
+        "type": "Polygon",
+        "coordinates": [[[x, y], [x + 0.01, y + 0.01], [x + 0.01, y], [x, y + 0.01], [x, y]]],
+    }
     with pytest.raises(InvalidInput) as caught:
         create(store, bowtie)
     [where] = caught.value.details
-    assert where["lon"] == pytest.approx(x + .005) and where["lat"] == pytest.approx(y + .005)
+    assert where["lon"] == pytest.approx(x + 0.005) and where["lat"] == pytest.approx(y + 0.005)
 
 
 def test_a_zone_over_another_is_refused_naming_it(store):
@@ -120,8 +141,11 @@ def test_a_zone_reaching_out_of_its_county_is_refused(store):
         county = next(c["geometry"] for c in uow.counties.all() if c["code"] == HEISHAN)
         zones = shapely.union_all([s.geometry for s in uow.sites.find(layer_id=ZONES.id)])
     # a point on the county's edge, away from zones: a square around it is half outside
-    edge = county.exterior.difference(zones.buffer(0.05)) if county.geom_type == "Polygon" else \
-        max(county.geoms, key=lambda g: g.area).exterior.difference(zones.buffer(0.05))
+    edge = (
+        county.exterior.difference(zones.buffer(0.05))
+        if county.geom_type == "Polygon"
+        else max(county.geoms, key=lambda g: g.area).exterior.difference(zones.buffer(0.05))
+    )
     point = edge.interpolate(0.5, normalized=True)
     inside = shapely.ops.nearest_points(county.buffer(-0.002).boundary, point)[0]
     before = site_count(store)
@@ -132,8 +156,13 @@ def test_a_zone_reaching_out_of_its_county_is_refused(store):
 
 def test_a_mine_may_be_drawn_anywhere_and_a_road_as_a_line(store):
     mine = create(store, {"type": "Point", "coordinates": [121.2, 41.3]}, "新矿", layer=MINES)
-    road = create(store, {"type": "LineString", "coordinates": [[121.1, 41.1], [121.11, 41.12]]}, "新路",
-                  layer=ROADS, status="under_construction")
+    road = create(
+        store,
+        {"type": "LineString", "coordinates": [[121.1, 41.1], [121.11, 41.12]]},
+        "新路",
+        layer=ROADS,
+        status="under_construction",
+    )
     assert mine.status == MINES.initial_status and road.status == "under_construction"
 
 
@@ -151,14 +180,23 @@ def test_bad_attributes_are_refused_as_an_import_would(store, free):
 
 def test_an_edit_is_a_new_version_and_a_stale_one_is_refused_with_what_changed(store, free):
     site = create(store, square(free))
-    first = call(store, planning.edit_site, site.id, {"base_version": 1, "name": "新村（扩）",
-                                                      "geometry": square(free, 0.006), "comment": "边界调整"},
-                 layers=LAYERS)
+    first = call(
+        store,
+        planning.edit_site,
+        site.id,
+        {"base_version": 1, "name": "新村（扩）", "geometry": square(free, 0.006), "comment": "边界调整"},
+        layers=LAYERS,
+    )
     assert first.version == 2 and first.name == "新村（扩）"
     assert first.geometry.area > site.geometry.area
     with pytest.raises(StaleVersion) as caught:  # a second manager still on version 1
-        call(store, planning.edit_site, site.id, {"base_version": 1, "attributes": {"households": 80}},
-             layers=LAYERS)
+        call(
+            store,
+            planning.edit_site,
+            site.id,
+            {"base_version": 1, "attributes": {"households": 80}},
+            layers=LAYERS,
+        )
     extra = caught.value.extra
     assert extra["current_version"] == 2
     assert {c["field"] for c in extra["changes"]} == {"name", "geometry"}
@@ -176,17 +214,33 @@ def test_an_edit_that_changes_nothing_makes_no_version(store, free):
 
 def test_attributes_merge_over_the_stored_ones_and_null_clears_one(store, free):
     site = create(store, square(free), attributes={**ATTRS, "households": 40})
-    edited = call(store, planning.edit_site, site.id,
-                  {"base_version": 1, "attributes": {"households": None, "street_chief": "李四"}}, layers=LAYERS)
+    edited = call(
+        store,
+        planning.edit_site,
+        site.id,
+        {"base_version": 1, "attributes": {"households": None, "street_chief": "李四"}},
+        layers=LAYERS,
+    )
     assert edited.attributes == {**ATTRS, "street_chief": "李四"}
 
 
 def test_a_deleted_site_leaves_every_listing_but_keeps_its_history(store, free):
     site = create(store, square(free))
     with store.unit_of_work() as uow:
-        uow.sites.update(uow.sites.get(site.id).__class__(
-            site.id, ZONES.id, site.name, site.geometry, site.status, site.county, "NEW-1", site.attributes),
-            NOW, actor="import")
+        uow.sites.update(
+            uow.sites.get(site.id).__class__(
+                site.id,
+                ZONES.id,
+                site.name,
+                site.geometry,
+                site.status,
+                site.county,
+                "NEW-1",
+                site.attributes,
+            ),
+            NOW,
+            actor="import",
+        )
         uow.commit()
     before = site_count(store)
     version = call(store, planning.delete_site, site.id, {"base_version": 2, "comment": "并入邻村"})
@@ -199,15 +253,27 @@ def test_a_deleted_site_leaves_every_listing_but_keeps_its_history(store, free):
         assert site.id not in {r.id for r in uow.sites.view_rows(ZONES.id, bbox=site.geometry.bounds)}
         assert "NEW-1" not in uow.sites.ids_by_ref(ZONES.id)  # the key is free for a new site
     last = history(store, site.id)[-1]
-    assert (last["action"], last["deleted"], last["ref"], last["comment"]) == ("delete", True, "NEW-1", "并入邻村")
+    assert (last["action"], last["deleted"], last["ref"], last["comment"]) == (
+        "delete",
+        True,
+        "NEW-1",
+        "并入邻村",
+    )
 
 
 def test_a_past_version_is_restored_as_a_new_version_and_brings_a_deleted_site_back(store, free):
     site = create(store, square(free))
-    call(store, planning.edit_site, site.id, {"base_version": 1, "geometry": square(free, 0.006)}, layers=LAYERS)
+    call(
+        store,
+        planning.edit_site,
+        site.id,
+        {"base_version": 1, "geometry": square(free, 0.006)},
+        layers=LAYERS,
+    )
     call(store, planning.delete_site, site.id, {"base_version": 2})
-    restored = call(store, planning.restore_version, site.id, 1, {"base_version": 3, "comment": "误删"},
-                    layers=LAYERS)
+    restored = call(
+        store, planning.restore_version, site.id, 1, {"base_version": 3, "comment": "误删"}, layers=LAYERS
+    )
     assert restored.version == 4 and restored.deleted_at is None
     assert restored.geometry.equals(site.geometry)
     assert history(store, site.id)[-1]["detail"] == {"restored": 1}
@@ -225,8 +291,12 @@ def test_a_zone_is_split_along_a_line_and_two_are_merged_back(store, free):
     assert kept.geometry.area > new.geometry.area and new.name == "新村 (2)"
     assert history(store, new.id)[0]["detail"] == {"split_from": site.id}
 
-    merged = call(store, planning.merge_sites, ZONES, {"sites": [{"id": kept.id, "base_version": 2},
-                                                                 {"id": new.id, "base_version": 1}]})
+    merged = call(
+        store,
+        planning.merge_sites,
+        ZONES,
+        {"sites": [{"id": kept.id, "base_version": 2}, {"id": new.id, "base_version": 1}]},
+    )
     assert merged.id == site.id and merged.geometry.area == pytest.approx(site.geometry.area)
     assert history(store, new.id)[-1]["detail"] == {"merged_into": site.id}
     with store.unit_of_work() as uow:
@@ -239,20 +309,32 @@ def test_a_line_that_does_not_cross_the_zone_and_zones_apart_are_refused(store, 
     b = create(store, square(free, dx=0.006), name="东村")
     x, y = free.x, free.y
     with pytest.raises(InvalidInput, match="does not cross"):
-        call(store, planning.split_site, a.id,
-             {"base_version": 1, "line": {"type": "LineString", "coordinates": [[x + 1, y], [x + 1.1, y]]}})
+        call(
+            store,
+            planning.split_site,
+            a.id,
+            {"base_version": 1, "line": {"type": "LineString", "coordinates": [[x + 1, y], [x + 1.1, y]]}},
+        )
     with pytest.raises(InvalidInput, match="do not touch"):
-        call(store, planning.merge_sites, ZONES, {"sites": [{"id": a.id, "base_version": 1},
-                                                            {"id": b.id, "base_version": 1}]})
+        call(
+            store,
+            planning.merge_sites,
+            ZONES,
+            {"sites": [{"id": a.id, "base_version": 1}, {"id": b.id, "base_version": 1}]},
+        )
 
 
 def test_every_import_and_review_status_leaves_a_version(store, tmp_path):
     path = tmp_path / "mines.geojson"
-    path.write_text('{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"name":"测试矿",'
-                    '"ref":"T-9","commodity":"stone"},"geometry":{"type":"Point","coordinates":[121.3,41.4]}}]}', encoding="utf-8")
+    path.write_text(
+        '{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"name":"测试矿",'
+        '"ref":"T-9","commodity":"stone"},"geometry":{"type":"Point","coordinates":[121.3,41.4]}}]}',
+        encoding="utf-8",
+    )
     with store.unit_of_work() as uow:
-        [site_id] = import_sites(MINES, path, crs=None, skip_invalid=False, uow=uow, actor="导入员",
-                                 now=NOW).added
+        [site_id] = import_sites(
+            MINES, path, crs=None, skip_invalid=False, uow=uow, actor="导入员", now=NOW
+        ).added
     path.write_text(path.read_text(encoding="utf-8").replace("测试矿", "测试矿（更名）"), encoding="utf-8")
     with store.unit_of_work() as uow:
         import_sites(MINES, path, crs=None, skip_invalid=False, uow=uow, actor="导入员", now=NOW)
@@ -260,9 +342,11 @@ def test_every_import_and_review_status_leaves_a_version(store, tmp_path):
         uow.sites.set_status(site_id, "onsite_evaluation", NOW, actor="经理甲", detail={"report": 1})
         uow.commit()
     steps = [(v["action"], v["actor"], v["name"], v["status"]) for v in history(store, site_id)]
-    assert steps == [("import", "导入员", "测试矿", MINES.initial_status),
-                     ("import", "导入员", "测试矿（更名）", MINES.initial_status),
-                     ("status", "经理甲", "测试矿（更名）", "onsite_evaluation")]
+    assert steps == [
+        ("import", "导入员", "测试矿", MINES.initial_status),
+        ("import", "导入员", "测试矿（更名）", MINES.initial_status),
+        ("status", "经理甲", "测试矿（更名）", "onsite_evaluation"),
+    ]
 
 
 def test_the_shipped_dataset_starts_with_one_version_per_site(store):
@@ -275,12 +359,20 @@ def test_the_shipped_dataset_starts_with_one_version_per_site(store):
 
 def test_as_of_gives_each_site_as_it_was(store, free):
     site = create(store, square(free), now=NOW)
-    call(store, planning.edit_site, site.id, {"base_version": 1, "name": "改名村"}, layers=LAYERS,
-         now=NOW + timedelta(days=10))
+    call(
+        store,
+        planning.edit_site,
+        site.id,
+        {"base_version": 1, "name": "改名村"},
+        layers=LAYERS,
+        now=NOW + timedelta(days=10),
+    )
     call(store, planning.delete_site, site.id, {"base_version": 2}, now=NOW + timedelta(days=20))
     with store.unit_of_work() as uow:
+
         def names(at):
             return {r.site_id: r.name for r in uow.versions.as_of(ZONES.id, at)}.get(site.id)
+
         assert names(NOW - timedelta(days=1)) is None
         assert names(NOW + timedelta(days=1)) == "新村"
         assert names(NOW + timedelta(days=11)) == "改名村"

@@ -1,4 +1,4 @@
-"""The planning API: create, edit, split, merge, delete and restore sites; versions; 409 on a stale version."""
+"""The planning API: create, edit, split, merge, delete, restore sites; versions; 409 when stale."""
 
 import shapely
 from shapely.geometry import box, mapping, shape
@@ -23,8 +23,11 @@ def free_square(app, size=0.004, dx=0.0):
 
 
 def create(client, headers, geometry, name="新村", **more):
-    return client.post("/api/v1/layers/sanitation_zones/sites", headers=headers,
-                       json={"name": name, "geometry": geometry, "attributes": ATTRS, **more})
+    return client.post(
+        "/api/v1/layers/sanitation_zones/sites",
+        headers=headers,
+        json={"name": name, "geometry": geometry, "attributes": ATTRS, **more},
+    )
 
 
 def versions(client, headers, site_id):
@@ -40,30 +43,47 @@ def test_a_manager_creates_and_edits_a_site_and_every_version_is_listed(app, cli
     assert site["properties"]["version"] == 1 and site["properties"]["county"] == "210726"
     assert site["properties"]["township"] == "芳山镇"
 
-    edited = client.patch(f"/api/v1/sites/{site['id']}", headers=manager,
-                          json={"base_version": 1, "name": "新村（扩）", "geometry": free_square(app, 0.006),
-                                "comment": "边界调整"})
+    edited = client.patch(
+        f"/api/v1/sites/{site['id']}",
+        headers=manager,
+        json={
+            "base_version": 1,
+            "name": "新村（扩）",
+            "geometry": free_square(app, 0.006),
+            "comment": "边界调整",
+        },
+    )
     assert edited.status_code == 200, edited.get_json()
     assert edited.get_json()["properties"]["version"] == 2
     listed = versions(client, bearer(app, "planner"), site["id"])
     assert listed["current_version"] == 2 and listed["deleted"] is False
     assert [(v["version"], v["action"], v["actor"], v["comment"]) for v in listed["versions"]] == [
-        (1, "create", "manager", "新纳入整治"), (2, "edit", "manager", "边界调整")]
+        (1, "create", "manager", "新纳入整治"),
+        (2, "edit", "manager", "边界调整"),
+    ]
     old = client.get(f"/api/v1/sites/{site['id']}/versions/1", headers=manager).get_json()
     assert shape(old["geometry"]).equals(shape(site["geometry"])) and old["properties"]["name"] == "新村"
     # the OGC API serves the current version
-    item = client.get(f"/ogc/collections/sanitation_zones/items/{site['id']}?f=json", headers=manager).get_json()
+    item = client.get(
+        f"/ogc/collections/sanitation_zones/items/{site['id']}?f=json", headers=manager
+    ).get_json()
     assert item["properties"]["name"] == "新村（扩）" and item["properties"]["version"] == 2
 
 
 def test_the_second_of_two_edits_on_one_version_gets_409_with_what_changed(app, client):
     manager = bearer(app, "manager")
     site_id = create(client, manager, free_square(app)).get_json()["id"]
-    first = client.patch(f"/api/v1/sites/{site_id}", headers=manager,
-                         json={"base_version": 1, "attributes": {"households": 120}})
+    first = client.patch(
+        f"/api/v1/sites/{site_id}",
+        headers=manager,
+        json={"base_version": 1, "attributes": {"households": 120}},
+    )
     assert first.status_code == 200
-    second = client.patch(f"/api/v1/sites/{site_id}", headers=bearer(app, "admin"),
-                          json={"base_version": 1, "name": "另一个名字"})
+    second = client.patch(
+        f"/api/v1/sites/{site_id}",
+        headers=bearer(app, "admin"),
+        json={"base_version": 1, "name": "另一个名字"},
+    )
     assert second.status_code == 409
     body = second.get_json()
     assert body["error"] == "stale_version" and body["current_version"] == 2
@@ -77,7 +97,10 @@ def test_bad_requests_name_the_problem_and_write_nothing(app, client):
     manager = bearer(app, "manager")
     site_id = create(client, manager, free_square(app)).get_json()["id"]
     x, y = free_square(app)["coordinates"][0][0]
-    bowtie = {"type": "Polygon", "coordinates": [[[x, y], [x + .01, y + .01], [x + .01, y], [x, y + .01], [x, y]]]}
+    bowtie = {
+        "type": "Polygon",
+        "coordinates": [[[x, y], [x + 0.01, y + 0.01], [x + 0.01, y], [x, y + 0.01], [x, y]]],
+    }
     cases = [
         ({"base_version": 1, "geometry": bowtie}, 422, "geometry"),
         ({"geometry": free_square(app, 0.005)}, 422, "base_version"),
@@ -88,10 +111,15 @@ def test_bad_requests_name_the_problem_and_write_nothing(app, client):
     for body, status, field in cases:
         answer = client.patch(f"/api/v1/sites/{site_id}", headers=manager, json=body)
         assert (answer.status_code, answer.get_json()["field"]) == (status, field), answer.get_json()
-    bad = client.patch(f"/api/v1/sites/{site_id}", headers=manager, json={"base_version": 1, "geometry": bowtie})
+    bad = client.patch(
+        f"/api/v1/sites/{site_id}", headers=manager, json={"base_version": 1, "geometry": bowtie}
+    )
     assert bad.get_json()["details"][0]["lon"] is not None  # where to show the problem
-    raw = client.patch(f"/api/v1/sites/{site_id}", headers={**manager, "Content-Type": "application/json"},
-                       data=b'{"base_version": 1, "name": ')
+    raw = client.patch(
+        f"/api/v1/sites/{site_id}",
+        headers={**manager, "Content-Type": "application/json"},
+        data=b'{"base_version": 1, "name": ',
+    )
     assert raw.status_code == 400 and raw.get_json()["field"] == "body"
     form = client.patch(f"/api/v1/sites/{site_id}", headers=manager, data={"name": "x"})
     assert form.status_code == 415
@@ -107,7 +135,9 @@ def test_only_managers_and_admins_change_sites_and_workers_see_only_their_own_hi
     assert create(client, {}, geometry).status_code == 401
     assert create(client, bearer(app, "admin"), geometry).status_code == 201
     worker = bearer(app, "worker")
-    assert client.patch(f"/api/v1/sites/{zone.id}", headers=worker, json={"base_version": 1}).status_code == 403
+    assert (
+        client.patch(f"/api/v1/sites/{zone.id}", headers=worker, json={"base_version": 1}).status_code == 403
+    )
     assert client.get(f"/api/v1/sites/{zone.id}/versions", headers=worker).status_code == 200
     with app.app_context(), get_uow() as uow:
         other = [s.id for s in uow.sites.find(layer_id="sanitation_zones")][5]
@@ -130,15 +160,20 @@ def test_delete_hides_a_site_everywhere_and_restore_brings_it_back(app, client, 
     assert client.get(f"/api/v1/sites/{zone.id}", headers=manager).status_code == 404
     features = client.get(f"/api/v1/layers/sanitation_zones/features?q={zone.name}", headers=manager)
     assert zone.id not in [f["id"] for f in features.get_json()["features"]]
-    assert client.get(f"/ogc/collections/sanitation_zones/items/{zone.id}", headers=manager).status_code == 404
+    assert (
+        client.get(f"/ogc/collections/sanitation_zones/items/{zone.id}", headers=manager).status_code == 404
+    )
     exported = client.get("/api/v1/export/sanitation_zones.geojson", headers=manager).get_json()
     assert zone.id not in [f["id"] for f in exported["features"]]
     assert post(client, zone.id, report(zone), token=token_for(app, "worker")).status_code == 404
     history = versions(client, manager, zone.id)
     assert history["deleted"] is True and history["versions"][-1]["action"] == "delete"
 
-    restored = client.post(f"/api/v1/sites/{zone.id}/versions/1/restore", headers=manager,
-                           json={"base_version": 2, "comment": "误删"})
+    restored = client.post(
+        f"/api/v1/sites/{zone.id}/versions/1/restore",
+        headers=manager,
+        json={"base_version": 2, "comment": "误删"},
+    )
     assert restored.status_code == 200 and restored.get_json()["properties"]["version"] == 3
     assert client.get(f"/api/v1/sites/{zone.id}", headers=manager).status_code == 200
     filed = post(client, zone.id, report(zone), token=token_for(app, "worker"))
@@ -151,13 +186,21 @@ def test_split_and_merge_through_the_api(app, client):
     site_id = create(client, manager, square).get_json()["id"]
     (x0, y0), (x1, y1) = square["coordinates"][0][0], square["coordinates"][0][2]
     middle = (x0 + x1) / 2
-    line = {"type": "LineString", "coordinates": [[middle, min(y0, y1) - 0.001], [middle, max(y0, y1) + 0.001]]}
-    split = client.post(f"/api/v1/sites/{site_id}/split", headers=manager, json={"base_version": 1, "line": line})
+    line = {
+        "type": "LineString",
+        "coordinates": [[middle, min(y0, y1) - 0.001], [middle, max(y0, y1) + 0.001]],
+    }
+    split = client.post(
+        f"/api/v1/sites/{site_id}/split", headers=manager, json={"base_version": 1, "line": line}
+    )
     assert split.status_code == 200, split.get_json()
     parts = split.get_json()["sites"]
     assert [p["id"] for p in parts][0] == site_id and len(parts) == 2
-    merged = client.post("/api/v1/layers/sanitation_zones/merge", headers=manager, json={
-        "sites": [{"id": p["id"], "base_version": p["version"]} for p in parts], "comment": "合并"})
+    merged = client.post(
+        "/api/v1/layers/sanitation_zones/merge",
+        headers=manager,
+        json={"sites": [{"id": p["id"], "base_version": p["version"]} for p in parts], "comment": "合并"},
+    )
     assert merged.status_code == 200, merged.get_json()
     assert shape(merged.get_json()["geometry"]).area == shapely.geometry.shape(square).area
     assert client.get(f"/api/v1/sites/{parts[1]['id']}", headers=manager).status_code == 404
