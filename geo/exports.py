@@ -23,6 +23,7 @@ import numpy as np
 import orjson
 import shapely
 
+from geo import history
 from geo.geometry import orient_rfc7946
 from geo.io.formats import writable_format
 from geo.io.geojson import dumps, feature
@@ -64,11 +65,12 @@ class SiteFilter:
     bbox: tuple[float, float, float, float] | None = None
     since: datetime | None = None
     until: datetime | None = None
+    as_of: datetime | None = None  # the sites and statuses as they were then (geo.history)
 
     def audit(self) -> dict[str, Any]:
         return _given({"status": sorted(self.status), "county": self.county,
                        "bbox": list(self.bbox) if self.bbox else None, "since": iso(self.since),
-                       "until": iso(self.until)})
+                       "until": iso(self.until), "as_of": iso(self.as_of)})
 
 
 def _given(values: dict[str, Any]) -> dict[str, Any]:
@@ -238,6 +240,13 @@ def site_headers(layer: LayerDef, lang: str) -> dict[str, str]:
 def _site_batches(layer: LayerDef, filters: SiteFilter, uow: UnitOfWork,
                   now: datetime) -> Iterator[list[tuple[Any, str]]]:
     """Lists of (lean row, status shown on the map) of the sites matching the filters, in id order."""
+    if filters.as_of is not None:
+        rows = history.filtered(
+            history.rows_as_of(layer, filters.as_of, uow=uow, bbox=filters.bbox, county=filters.county),
+            status=filters.status, since=filters.since, until=filters.until)
+        for start in range(0, len(rows), BATCH):
+            yield [(row, row.status) for row in rows[start:start + BATCH]]
+        return
     derived = layer.status_mode == "cadence"  # its stored status is not what the map shows: filter after
     batches = uow.sites.export_batches(
         layer.id, status=None if derived else filters.status, county=filters.county, bbox=filters.bbox,
@@ -297,7 +306,7 @@ def _from_ragged(group, type_id: int) -> list[dict[str, Any]]:
 def _site_chunks(layer: LayerDef, filters: SiteFilter, uow: UnitOfWork, now: datetime, lang: str,
                  counter: list[int]) -> Iterator[bytes]:
     """The FeatureCollection as byte chunks, one per batch of sites; ``counter[0]`` counts the features."""
-    counts = uow.reports.counts_for_layer(layer.id)
+    counts = uow.reports.counts_for_layer(layer.id, at=filters.as_of)
     properties = SiteProperties(layer, lang, times_as_text=False)
     yield b'{"type":"FeatureCollection","features":['
     separator = b""
@@ -315,7 +324,7 @@ def _site_chunks(layer: LayerDef, filters: SiteFilter, uow: UnitOfWork, now: dat
 
 def _site_features(layer: LayerDef, filters: SiteFilter, fmt: str, uow: UnitOfWork, now: datetime,
                    lang: str, counter: list[int]) -> Iterator[dict]:
-    counts = uow.reports.counts_for_layer(layer.id)
+    counts = uow.reports.counts_for_layer(layer.id, at=filters.as_of)
     properties = SiteProperties(layer, lang)
     headers = headers_for(fmt, site_headers(layer, lang))
     for batch in _site_batches(layer, filters, uow, now):

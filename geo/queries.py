@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from geo import access
+from geo import access, history
 from geo.crs import from_wgs84
 from geo.geometry import display_level, pixel_tolerance
 from geo.io.geojson import dumps, feature
@@ -54,6 +54,7 @@ class ViewQuery:
     county: str | None = None
     q: str | None = None
     display_crs: str | None = None  # "gcj02" to draw on AMap tiles; data stays WGS84 everywhere else
+    as_of: datetime | None = None  # the sites and statuses as they were then (geo.history)
 
 
 def iso_or_none(value: datetime | None) -> str | None:
@@ -70,10 +71,16 @@ def features_in_view(layer: LayerDef, query: ViewQuery, *, uow: UnitOfWork, user
     draws; statuses are the effective ones (cadence applied). At most
     MAX_VIEW_FEATURES, with ``truncated`` saying so.
     """
-    level = None if query.display_crs else display_level(query.zoom)
-    rows = uow.sites.view_rows(layer.id, bbox=query.bbox, county=query.county, q=query.q,
-                               ids=own_site_ids(user, uow), level=level)
-    statuses = [effective_status(layer, r.status, r.last_inspected_at, r.last_result, now) for r in rows]
+    if query.as_of is not None:  # past versions have no stored display forms: simplified here
+        level = None
+        rows = history.rows_as_of(layer, query.as_of, uow=uow, bbox=query.bbox, county=query.county,
+                                  q=query.q, ids=own_site_ids(user, uow))
+        statuses = [row.status for row in rows]
+    else:
+        level = None if query.display_crs else display_level(query.zoom)
+        rows = uow.sites.view_rows(layer.id, bbox=query.bbox, county=query.county, q=query.q,
+                                   ids=own_site_ids(user, uow), level=level)
+        statuses = [effective_status(layer, r.status, r.last_inspected_at, r.last_result, now) for r in rows]
     if query.status:
         kept = [(r, s) for r, s in zip(rows, statuses, strict=True) if s in query.status]
         rows, statuses = [r for r, _ in kept], [s for _, s in kept]
@@ -84,7 +91,8 @@ def features_in_view(layer: LayerDef, query: ViewQuery, *, uow: UnitOfWork, user
     else:
         texts = _geojson_texts(shapely.from_wkb([row.geom for row in rows]), query)
     members = dumps({"layer": layer.id, "numberMatched": matched, "numberReturned": len(rows),
-                     "truncated": matched > len(rows)})
+                     "truncated": matched > len(rows),
+                     **({"as_of": query.as_of.isoformat()} if query.as_of else {})})
     features = b",".join(
         b'{"type":"Feature","id":%d,"geometry":%s,"properties":%s}' % (row.id, text, dumps({
             "name": row.name, "status": status, "county": row.county,

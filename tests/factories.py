@@ -28,13 +28,14 @@ def jpeg(color=(200, 80, 40), size=(64, 48)) -> bytes:
 
 def add_report(uow, site_id: int, username: str, *, checklist: dict, metrics: dict | None = None,
                note: str = "", observed_at: datetime, status: str = "pending", flags=(),
-               photos: int = 0, media_url: str | None = None) -> int:
+               photos: int = 0, media_url: str | None = None, received_at: datetime | None = None) -> int:
     user, _ = uow.users.by_name(username)
     report_id = uow.reports.add({
         "uuid": str(uuid.uuid4()), "site_id": site_id, "user_id": user.id, "checklist": checklist,
         "metrics": metrics or {}, "note": note, "gps_lat": None, "gps_lon": None, "gps_accuracy": None,
         "distance_m": None, "flags": list(flags), "observed_at": observed_at,
-        "received_at": datetime.now(UTC), "content_hash": hashlib.sha256(note.encode()).hexdigest(),
+        "received_at": received_at or datetime.now(UTC),
+        "content_hash": hashlib.sha256(note.encode()).hexdigest(),
         "review_status": status,
     })
     blobs = open_blobs(media_url) if photos else None

@@ -9,7 +9,7 @@ import gc
 import json
 import sys
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -367,6 +367,8 @@ def _photo_urls(base_url: str):
 @click.option("--since", help="last inspection (with --reports: the report's time) on or after this: "
                               "YYYY-MM-DD (a day in China Standard Time) or an ISO 8601 time with offset")
 @click.option("--until", help="last inspection (with --reports: the report's time) on or before this")
+@click.option("--as-of", "as_of", help="the sites and their statuses as they were at the end of this day "
+                                     "(YYYY-MM-DD, China Standard Time) or at this ISO 8601 time")
 @click.option("--lang", type=click.Choice(exports.LANGUAGES),
               help="language of status labels and CSV / XLSX headers (default: ONEMAP_LANG)")
 @click.option("--reports", is_flag=True,
@@ -374,16 +376,19 @@ def _photo_urls(base_url: str):
 @click.option("--base-url", default="http://127.0.0.1:5000", show_default=True,
               help="the app's address, for the photo links of --reports")
 def export(layer_id: str, fmt: str, output: Path, status: tuple[str, ...], county: str | None,
-           bbox: str | None, since: str | None, until: str | None, lang: str | None, reports: bool,
-           base_url: str):
+           bbox: str | None, since: str | None, until: str | None, as_of: str | None, lang: str | None,
+           reports: bool, base_url: str):
     """Export a layer's sites, or with --reports its inspection reports (GeoJSON per RFC 7946)."""
     config = load_config()
     layer = _layer(layer_id)
     start, end = _time(since, "--since", end=False), _time(until, "--until", end=True)
     lang = lang or config.lang
-    if reports and (status or bbox):
-        raise InvalidInput("--status and --bbox choose sites; with --reports use --since, --until, --county",
-                           field="--reports")
+    if reports and (status or bbox or as_of):
+        raise InvalidInput("--status, --bbox and --as-of choose sites; with --reports use --since, --until, "
+                           "--county", field="--reports")
+    past = _time(as_of, "--as-of", end=True)
+    if past is not None and past > _now() + timedelta(days=1):
+        raise InvalidInput("--as-of: is in the future", field="--as-of")
     store = _store(config)
     with store.unit_of_work() as uow:
         if reports:
@@ -391,7 +396,8 @@ def export(layer_id: str, fmt: str, output: Path, status: tuple[str, ...], count
                                               photo_url=_photo_urls(base_url), lang=lang,
                                               filters=report_exports.ReportFilter(start, end, county))
         else:
-            filters = exports.SiteFilter(frozenset(status), county, _bbox(bbox), start, end)
+            filters = exports.SiteFilter(frozenset(status), county, _bbox(bbox), start, end,
+                                         min(past, _now()) if past else None)
             n = exports.export_sites(layer, output, fmt, uow=uow, actor="cli", now=_now(), filters=filters,
                                      lang=lang)
     click.echo(f"{layer_id}: {n} {'report' if reports else 'site'}(s) written to {output}")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime, timedelta
 
+from geo.exports import parse_time
 from geo.model import OneMapError
 
 
@@ -62,3 +64,16 @@ def choice(value: str | None, name: str, allowed: tuple[str, ...]) -> str | None
     if value not in allowed:
         raise BadParameter(name, f"{value!r} is not one of {', '.join(allowed)}")
     return value
+
+
+def as_of(value: str | None, now: datetime) -> datetime | None:
+    """A past moment to see the data as it was: a date (its end, China Standard Time) or an ISO time."""
+    try:
+        moment = parse_time(value, end=True)
+    except ValueError as exc:
+        raise BadParameter("as_of", str(exc)) from None
+    if moment is None or moment <= now:
+        return moment
+    if moment - now < timedelta(days=1):  # today: the end of the day is still to come, so now
+        return now
+    raise BadParameter("as_of", "is in the future; give today or an earlier day")

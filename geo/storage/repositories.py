@@ -817,12 +817,15 @@ class ReportRepo(_Repo):
         return self._count(t.reports, *([t.reports.c.site_id == site_id] if site_id else []))
 
     # ------------------------------------------------------------ exports (geo.exports)
-    def counts_for_layer(self, layer_id: str) -> dict[int, int]:
-        """{site id: number of its reports that count (not rejected)} for a layer, in one grouped query."""
+    def counts_for_layer(self, layer_id: str, at: datetime | None = None) -> dict[int, int]:
+        """{site id: number of its reports that count (not rejected)} for a layer, in one grouped query;
+        with ``at``, those that counted then (received by then, not rejected by then)."""
         r, s = t.reports.c, t.sites.c
+        counted = [r.review_status != "rejected"] if at is None else [
+            r.received_at <= at, sa.not_(sa.and_(r.review_status == "rejected", r.reviewed_at <= at))]
         rows = self.c.execute(
             sa.select(r.site_id, sa.func.count()).join(t.sites, s.id == r.site_id)
-            .where(s.layer_id == layer_id, r.review_status != "rejected").group_by(r.site_id))
+            .where(s.layer_id == layer_id, *counted).group_by(r.site_id))
         return {site_id: n for site_id, n in rows}
 
     def export_batches(self, layer_id: str, *, since: datetime | None = None, until: datetime | None = None,

@@ -1,8 +1,11 @@
 """The planning API: create, edit, split, merge, delete, restore sites; versions; 409 when stale."""
 
+from datetime import datetime
+
 import shapely
 from shapely.geometry import box, mapping, shape
 
+from geo.exports import LOCAL_TIME
 from tests.webapp.test_reports_api import post, report, token_for
 from webapp.context import get_uow
 
@@ -204,3 +207,21 @@ def test_split_and_merge_through_the_api(app, client):
     assert merged.status_code == 200, merged.get_json()
     assert shape(merged.get_json()["geometry"]).area == shapely.geometry.shape(square).area
     assert client.get(f"/api/v1/sites/{parts[1]['id']}", headers=manager).status_code == 404
+
+
+def test_the_map_and_exports_take_an_as_of_date(app, client):
+    manager = bearer(app, "manager")
+    site_id = create(client, manager, free_square(app)).get_json()["id"]
+    client.patch(f"/api/v1/sites/{site_id}", headers=manager, json={"base_version": 1, "name": "改名村"})
+    url = "/api/v1/layers/sanitation_zones/features?q=村&as_of="
+    today = client.get(url + datetime.now(LOCAL_TIME).date().isoformat(), headers=manager)
+    assert today.status_code == 200, today.get_json()
+    assert {f["id"]: f["properties"]["name"] for f in today.get_json()["features"]}[site_id] == "改名村"
+    before = client.get(url + "2020-01-01", headers=manager).get_json()
+    assert before["features"] == [] and before["as_of"].startswith("2020-01-01T23:59:59")
+    for bad in ("2999-01-01", "yesterday", "2026-13-01T00:00"):
+        answer = client.get(url + bad, headers=manager)
+        assert answer.status_code == 400 and answer.get_json()["field"] == "as_of", bad
+    exported = client.get("/api/v1/export/sanitation_zones.geojson?as_of=2020-01-01", headers=manager)
+    assert exported.status_code == 200 and exported.get_json()["features"] == []
+    assert client.get("/api/v1/export/sanitation_zones.csv?as_of=nope", headers=manager).status_code == 400

@@ -69,6 +69,7 @@ def view_query(layer) -> queries.ViewQuery:
         county=args.get("county") or None,
         q=(args.get("q") or "").strip() or None,
         display_crs=params.choice(args.get("crs"), "crs", ("gcj02",)),
+        as_of=params.as_of(args.get("as_of"), now()),
     )
 
 

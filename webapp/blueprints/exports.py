@@ -112,8 +112,9 @@ def sites(layer_id: str, fmt: str):
     status = params.codes(request.args.get("status"), "status", {s.code for s in layer.statuses})
     bbox = params.bbox(request.args.get("bbox"))
     since, until, county, lang = _common()
-    filters = exports.SiteFilter(status, county, bbox, since, until)
     at, actor = now(), current_user.username
+    as_of = params.as_of(request.args.get("as_of"), at)
+    filters = exports.SiteFilter(status, county, bbox, since, until, as_of)
     name = exports.download_name(layer.id, fmt, at)
     if spec.id == "geojson":
         body = exports.stream_sites(layer, store=store(), actor=actor, now=at, filters=filters, lang=lang)
