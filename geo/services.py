@@ -48,7 +48,8 @@ def load_dataset(
     """Store the layer definitions, county boundaries and sites of a dataset folder.
 
     Idempotent: sites are keyed by (layer, ref), so a second run adds nothing and
-    every site keeps its id. Sites already stored are never changed here.
+    every site keeps its id. Sites already stored are never changed here, and a site deleted since
+    is not loaded again.
     """
     dataset_dir = dataset_dir or shipped_dataset_dir()
     for layer in layers.values():
@@ -73,7 +74,8 @@ def load_dataset(
     done = 0
     added: dict[str, int] = {}
     for layer_id, ready in prepared.items():
-        known = uow.sites.ids_by_ref(layer_id)
+        # A site deleted on the map stays deleted: its key is in its versions, not on a live site.
+        known = uow.sites.ids_by_ref(layer_id).keys() | uow.versions.refs(layer_id)
         added[layer_id] = 0
         for site in ready.sites:
             if site.ref not in known:

@@ -488,6 +488,12 @@ class SiteVersionRepo(_Repo):
                               .order_by(v.version))
         return [dict(row._mapping) for row in rows]
 
+    def refs(self, layer_id: str) -> set[str]:
+        """Every key a site of the layer ever had, deleted sites' included."""
+        v = t.site_versions.c
+        return set(self.c.execute(sa.select(v.ref).distinct().where(v.layer_id == layer_id,
+                                                                   v.ref.is_not(None))).scalars())
+
     def get(self, site_id: int, version: int) -> dict[str, Any]:
         """One version with its geometry (shapely)."""
         v = t.site_versions.c

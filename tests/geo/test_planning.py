@@ -377,3 +377,15 @@ def test_as_of_gives_each_site_as_it_was(store, free):
         assert names(NOW + timedelta(days=1)) == "新村"
         assert names(NOW + timedelta(days=11)) == "改名村"
         assert names(NOW + timedelta(days=21)) is None
+
+
+def test_loading_the_dataset_again_does_not_bring_a_deleted_site_back(store):
+    from geo import services
+
+    with store.unit_of_work() as uow:
+        site = next(uow.sites.find(layer_id=ZONES.id))
+    call(store, planning.delete_site, site.id, {"base_version": site.version})
+    before = site_count(store)
+    with store.unit_of_work(write=True) as uow:
+        services.load_dataset(LAYERS, uow=uow, now=NOW)
+    assert site_count(store) == before
