@@ -45,13 +45,13 @@ def test_0006_records_every_stored_site_as_its_current_version(tmp_path):
         command.upgrade(config, "0005")
         run = connection.execute
         run(sa.text("INSERT INTO layers (id, definition, updated_at) VALUES ('zones', '{}', '2026-01-01')"))
-        run(sa.text("INSERT INTO sites (id, layer_id, ref, name, status, geom, minx, miny, maxx, maxy, attributes,"
-                    " version, created_at, updated_at) VALUES (7, 'zones', 'Z-7', '老村', 'ok', :g, 121, 41,"
-                    " 121.01, 41.01, '{\"township\": \"芳山镇\"}', 3, '2025-01-01', '2026-02-03 04:05:06')"),
-            {"g": wkb})
+        run(sa.text("INSERT INTO sites (id, layer_id, ref, name, status, geom, minx, miny, maxx, maxy,"
+                    " attributes, version, created_at, updated_at) VALUES (7, 'zones', 'Z-7', '老村', 'ok', :g,"
+                    " 121, 41, 121.01, 41.01, :a, 3, '2025-01-01', '2026-02-03 04:05:06')"),
+            {"g": wkb, "a": '{"township": "芳山镇"}'})
         command.upgrade(config, "head")
-        [row] = run(sa.text("SELECT site_id, version, ref, name, status, attributes, action, actor, deleted, at"
-                            " FROM site_versions")).all()
+        [row] = run(sa.text("SELECT site_id, version, ref, name, status, attributes, action, actor, deleted,"
+                            " at FROM site_versions")).all()
         deleted_at = run(sa.text("SELECT deleted_at FROM sites WHERE id = 7")).scalar()
     assert row[:8] == (7, 3, "Z-7", "老村", "ok", '{"township": "芳山镇"}', "initial", None)
     assert row.deleted == 0 and row.at.startswith("2026-02-03 04:05:06") and deleted_at is None
