@@ -46,8 +46,8 @@ def test_0006_records_every_stored_site_as_its_current_version(tmp_path):
         run = connection.execute
         run(sa.text("INSERT INTO layers (id, definition, updated_at) VALUES ('zones', '{}', '2026-01-01')"))
         run(sa.text("INSERT INTO sites (id, layer_id, ref, name, status, geom, minx, miny, maxx, maxy,"
-                    " attributes, version, created_at, updated_at) VALUES (7, 'zones', 'Z-7', '老村', 'ok', :g,"
-                    " 121, 41, 121.01, 41.01, :a, 3, '2025-01-01', '2026-02-03 04:05:06')"),
+                    " attributes, version, created_at, updated_at) VALUES (7, 'zones', 'Z-7', '老村',"
+                    " 'ok', :g, 121, 41, 121.01, 41.01, :a, 3, '2025-01-01', '2026-02-03 04:05:06')"),
             {"g": wkb, "a": '{"township": "芳山镇"}'})
         command.upgrade(config, "head")
         [row] = run(sa.text("SELECT site_id, version, ref, name, status, attributes, action, actor, deleted,"
