@@ -215,6 +215,16 @@ def test_export_geojson_is_rfc7946_and_filtered(run, tmp_path):
     assert not (tmp_path / "x.geojson").exists()
 
 
+def test_export_as_of_a_day_before_the_data_was_loaded_is_empty(run, tmp_path):
+    run("init")
+    out = tmp_path / "zones.geojson"
+    assert run("export", "sanitation_zones", "-o", str(out), "--as-of", "2020-01-01").exit_code == 0
+    assert json.loads(out.read_text(encoding="utf-8"))["features"] == []
+    assert run("export", "sanitation_zones", "-o", str(out), "--as-of", "2999-01-01").exit_code == 1
+    bad = run("export", "sanitation_zones", "-o", str(out), "--as-of", "last week")
+    assert bad.exit_code == 1 and "--as-of" in bad.output
+
+
 @pytest.mark.parametrize("fmt", ["gpkg", "csv", "kml", "xlsx"])
 def test_export_other_formats_read_back(run, tmp_path, fmt):
     import pyogrio
