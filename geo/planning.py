@@ -151,16 +151,27 @@ def _county_of(geometry, uow: UnitOfWork) -> str | None:
     return CountyLocator(uow.counties.all()).code_for(geometry)
 
 
-def _clean(layer: LayerDef, attributes: Any) -> dict[str, Any]:
-    if not isinstance(attributes, dict):
+def _only(data: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise InvalidInput(f"{unknown[0]}: not a field here (use {', '.join(allowed)})", field=unknown[0])
+
+
+def _attributes(layer: LayerDef, given: Any, stored: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``given`` merged over ``stored`` (None clears one), checked as an import checks them. Keys the
+    layer does not declare are refused when given; stored ones (an attribute since dropped from the
+    definition) are kept as they are."""
+    if not isinstance(given, dict):
         raise InvalidInput("attributes: an object of attribute values is required", field="attributes")
-    unknown = sorted(k for k in attributes if layer.attribute(k) is None)
+    unknown = sorted(k for k in given if layer.attribute(k) is None)
     if unknown:
         raise InvalidInput(f"attributes: {', '.join(unknown)} not in the layer's schema", field="attributes")
-    clean, problems = clean_attributes(layer, attributes)
+    stored = stored or {}
+    merged = {k: v for k, v in {**stored, **given}.items() if v is not None}
+    clean, problems = clean_attributes(layer, merged)
     if problems:
         raise InvalidInput(f"attributes: {'; '.join(problems)}", field="attributes", details=problems)
-    return clean
+    return clean | {k: v for k, v in stored.items() if layer.attribute(k) is None}
 
 
 def _name(value: Any) -> str:
@@ -200,9 +211,10 @@ def _base_version(value: Any) -> int:
 # ------------------------------------------------------------------ use cases
 def create_site(layer: LayerDef, data: dict[str, Any], *, uow: UnitOfWork, actor: str, now: datetime) -> Site:
     """A new site drawn on the map (or posted): name, geometry, attributes, a stage layer's status."""
+    _only(data, ("name", "geometry", "attributes", "status", "comment"))
     geometry = parse_geometry(layer, data.get("geometry"))
     name = _name(data.get("name"))
-    attributes = _clean(layer, data.get("attributes") or {})
+    attributes = _attributes(layer, data.get("attributes") or {})
     status = _status(layer, data["status"]) if data.get("status") is not None else layer.initial_status
     comment = _comment(data.get("comment"))
     uow.begin_write()  # the overlap check and the insert see the same siblings
@@ -237,24 +249,16 @@ def edit_site(
     site = uow.sites.get(site_id)
     _check_base(site, base, uow)
     layer = layers[site.layer_id]
-    unknown = sorted(set(data) - {"geometry", "name", "attributes", "status", "comment", "base_version"})
-    if unknown:
-        raise InvalidInput(
-            f"{unknown[0]}: not a field of a site (geometry, name, attributes, status)", field=unknown[0]
-        )
+    _only(data, ("base_version", "geometry", "name", "attributes", "status", "comment"))
     geometry, county = site.geometry, site.county
     if "geometry" in data:
         geometry = parse_geometry(layer, data["geometry"])
         county = _county_of(geometry, uow)
         check_placement(layer, geometry, county, uow=uow, ignore={site.id})
     name = _name(data["name"]) if "name" in data else site.name
-    attributes = site.attributes
-    if "attributes" in data:
-        given = data["attributes"]
-        if not isinstance(given, dict):
-            raise InvalidInput("attributes: an object of attribute values is required", field="attributes")
-        merged = {k: v for k, v in ({**site.attributes, **given}).items() if v is not None}
-        attributes = _clean(layer, merged)
+    attributes = (
+        _attributes(layer, data["attributes"], site.attributes) if "attributes" in data else site.attributes
+    )
     status = _status(layer, data["status"]) if data.get("status") not in (None, site.status) else site.status
     changed = Site(site.id, site.layer_id, name, geometry, status, county, site.ref, attributes)
     if _same(site, changed):
@@ -279,8 +283,10 @@ def _check_base(site: Site, base: int, uow: UnitOfWork) -> None:
     if site.version == base:
         return
     if base > site.version:
-        raise StaleVersion(f"site {site.id} is at version {site.version}; there is no version {base}",
-                           {"current_version": site.version, "changes": [], "versions": []})
+        raise StaleVersion(
+            f"site {site.id} is at version {site.version}; there is no version {base}",
+            {"current_version": site.version, "changes": [], "versions": []},
+        )
     history = uow.versions.history(site.id)
     newer = [v for v in history if v["version"] > base]
     old = next((v for v in history if v["version"] == base), None)

@@ -52,14 +52,10 @@ def call(store, fn, *args, **kwargs):
         return fn(*args, uow=uow, actor="经理甲", now=kwargs.pop("now", NOW), **kwargs)
 
 
-def create(store, geometry, name="新村", layer=ZONES, **more):
+def create(store, geometry, name="新村", layer=ZONES, now=NOW, **more):
     attributes = {ZONES.id: ATTRS, MINES.id: {"commodity": "stone"}}.get(layer.id, {})
-    return call(
-        store,
-        planning.create_site,
-        layer,
-        {"name": name, "geometry": geometry, "attributes": attributes, **more},
-    )
+    body = {"name": name, "geometry": geometry, "attributes": attributes, **more}
+    return call(store, planning.create_site, layer, body, now=now)
 
 
 def history(store, site_id):
@@ -176,6 +172,9 @@ def test_bad_attributes_are_refused_as_an_import_would(store, free):
         create(store, square(free), attributes={**ATTRS, "colour": "red"})
     with pytest.raises(InvalidInput, match="derives its status"):
         create(store, square(free), status="ok")
+    with pytest.raises(InvalidInput, match="colour: not a field here") as caught:
+        create(store, square(free), colour="red")
+    assert caught.value.field == "colour"
 
 
 def test_an_edit_is_a_new_version_and_a_stale_one_is_refused_with_what_changed(store, free):

@@ -13,7 +13,7 @@ from flask_login import current_user
 
 from geo import planning, queries
 from geo.io.geojson import dumps, feature
-from geo.model import UnsupportedMedia
+from geo.model import TooLarge, UnsupportedMedia
 from webapp import params
 from webapp.auth import role_required
 from webapp.blueprints.api import layer_or_404
@@ -29,7 +29,7 @@ def _body() -> dict:
     if request.mimetype != "application/json":
         raise UnsupportedMedia("send the site as application/json")
     if (request.content_length or 0) > MAX_BODY:
-        raise params.BadParameter("body", f"more than {MAX_BODY // 2**20} MB")
+        raise TooLarge(f"body: more than {MAX_BODY // 2**20} MB")
     try:
         body = orjson.loads(request.get_data(cache=False))
     except orjson.JSONDecodeError as exc:
