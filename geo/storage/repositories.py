@@ -100,6 +100,21 @@ _LIVE = t.sites.c.deleted_at.is_(None)
 _SITE_COLUMNS = [c for c in t.sites.c if not c.name.startswith("display_")]
 _VERSIONED = ["layer_id", "ref", "name", "county", "status", "geom", "minx", "miny", "maxx", "maxy",
               "attributes"]
+def _record_version() -> sa.Insert:
+    """INSERT … SELECT of a site's row into site_versions, built once (building it per write cost as
+    much as running it)."""
+    s, v = t.sites.c, t.site_versions.c
+    copied = [s[name] for name in _VERSIONED]
+    copied[_VERSIONED.index("ref")] = sa.func.coalesce(sa.bindparam("version_ref", type_=v.ref.type), s.ref)
+    columns = ["site_id", "version", *_VERSIONED, "deleted", "action", "actor", "at", "comment", "detail"]
+    return t.site_versions.insert().from_select(columns, sa.select(
+        s.id, s.version, *copied, s.deleted_at.is_not(None), sa.bindparam("action", type_=v.action.type),
+        sa.bindparam("actor", type_=v.actor.type), sa.bindparam("at", type_=v.at.type),
+        sa.bindparam("comment", type_=v.comment.type), sa.bindparam("detail", type_=v.detail.type),
+    ).where(s.id == sa.bindparam("site_id")))
+
+
+_RECORD_VERSION = _record_version()
 _SITE_BY_ID = sa.select(*_SITE_COLUMNS).where(t.sites.c.id == sa.bindparam("site_id"))
 
 
@@ -181,21 +196,14 @@ class SiteRepo(_Repo):
             raise NotFound(f"site {site_id} " + ("does not exist" if row is None else "is deleted already"))
         ref = row.ref
         return self._write(site_id, base_version, now, actor, "delete", comment, detail, deleted_at=now,
-                           ref=None, version_ref=sa.literal(ref, t.sites.c.ref.type) if ref else None)
+                           ref=None, version_ref=ref)
 
     def _record(self, site_id: int, action: str, actor: str | None, now: datetime, comment: str | None,
                 detail: dict | None, ref=None) -> None:
-        """Copy the site's row, as just written, into ``site_versions``."""
-        s, v = t.sites.c, t.site_versions.c
-        copied = [s[name] for name in _VERSIONED]
-        if ref is not None:
-            copied[_VERSIONED.index("ref")] = ref
-        columns = ["site_id", "version", *_VERSIONED, "deleted", "action", "actor", "at", "comment", "detail"]
-        self.c.execute(t.site_versions.insert().from_select(columns, sa.select(
-            s.id, s.version, *copied, s.deleted_at.is_not(None),
-            sa.literal(action, v.action.type), sa.literal(actor, v.actor.type), sa.literal(now, v.at.type),
-            sa.literal(comment, v.comment.type), sa.literal(detail, v.detail.type),
-        ).where(s.id == site_id)))
+        """Copy the site's row, as just written, into ``site_versions`` (``ref``: the key it keeps when the
+        row's was released)."""
+        self.c.execute(_RECORD_VERSION, {"site_id": site_id, "action": action, "actor": actor, "at": now,
+                                         "comment": comment, "detail": detail, "version_ref": ref})
 
     def distance_m(self, site: Site, lon: float, lat: float) -> float:
         """Metres from a GPS fix to the site (PostGIS: in SQL, on the spheroid)."""
