@@ -388,3 +388,29 @@ def test_loading_the_dataset_again_does_not_bring_a_deleted_site_back(store):
     with store.unit_of_work(write=True) as uow:
         services.load_dataset(LAYERS, uow=uow, now=NOW)
     assert site_count(store) == before
+
+
+def test_every_version_of_every_site_is_recorded_and_the_last_is_the_site(store, free, tmp_path):
+    """After drawing, editing, splitting, merging, deleting, restoring, reviewing and importing: each site
+    has versions 1…its version, and the last one is the stored row."""
+    a = create(store, square(free, 0.01))
+    x, y = free.x, free.y
+    line = {"type": "LineString", "coordinates": [[x + 0.005, y - 0.001], [x + 0.005, y + 0.011]]}
+    kept, new = call(store, planning.split_site, a.id, {"base_version": 1, "line": line})
+    call(store, planning.merge_sites, ZONES, {"sites": [{"id": kept.id, "base_version": 2},
+                                                        {"id": new.id, "base_version": 1}]})
+    call(store, planning.delete_site, a.id, {"base_version": 3})
+    call(store, planning.restore_version, a.id, 1, {"base_version": 4}, layers=LAYERS)
+    with store.unit_of_work(write=True) as uow:
+        mine = next(uow.sites.find(layer_id=MINES.id))
+        uow.sites.set_status(mine.id, "rectification", NOW, actor="经理甲")
+        uow.commit()
+    with store.unit_of_work() as uow:
+        for site in [*uow.sites.find(), uow.sites.get(new.id, deleted=True)]:
+            versions = uow.versions.history(site.id)
+            assert [v["version"] for v in versions] == list(range(1, site.version + 1)), site.id
+            last = versions[-1]
+            assert (last["name"], last["status"], last["county"], last["attributes"]) == (
+                site.name, site.status, site.county, site.attributes)
+            assert last["deleted"] == (site.deleted_at is not None)
+            assert uow.versions.get(site.id, site.version)["geometry"].equals(site.geometry)
