@@ -245,11 +245,11 @@ def edit_site(
     stage layer's status, based on ``data["base_version"]``."""
     base = _base_version(data.get("base_version"))
     comment = _comment(data.get("comment"))
+    _only(data, ("base_version", "geometry", "name", "attributes", "status", "comment"))
     uow.begin_write()
     site = uow.sites.get(site_id)
     _check_base(site, base, uow)
     layer = layers[site.layer_id]
-    _only(data, ("base_version", "geometry", "name", "attributes", "status", "comment"))
     geometry, county = site.geometry, site.county
     if "geometry" in data:
         geometry = parse_geometry(layer, data["geometry"])

@@ -64,6 +64,14 @@ def _break_id(d):
     d["id"] = "roads"
 
 
+def _break_reserved_attribute(d):
+    d["attributes"][0]["name"] = "status"
+
+
+def _break_editing_rule(d):
+    d["editing"] = {"within": "province"}
+
+
 @pytest.mark.parametrize(
     "breaker, field, problem",
     [
@@ -76,6 +84,8 @@ def _break_id(d):
         (_break_initial, "status.initial", "'finished' is not one of the statuses"),
         (_break_unknown_field, "colour_scheme", "unknown field"),
         (_break_id, "id", "must match the file name"),
+        (_break_reserved_attribute, "attributes.0.name", "'status' is a property every site has"),
+        (_break_editing_rule, "editing.within", "county"),
     ],
 )
 def test_broken_file_names_file_field_and_problem(tmp_path, breaker, field, problem):

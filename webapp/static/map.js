@@ -19,6 +19,8 @@
     l.byCode = {};
     l.statuses.forEach((s) => { l.byCode[s.code] = s; });
   });
+  // What the managers' planning tools (edit.js) build on: extra popup content and feature clicks.
+  const hooks = { popup: [], click: [] };
 
   // ------------------------------------------------------------ small DOM helper
   function el(tag, attrs, ...children) {
@@ -104,6 +106,7 @@
       p.unreviewed ? el("p", { class: "popup-unreviewed" }, text.unreviewed) : null,
       photo,
       el("a", { href: config.sitePage + feature.id, class: "popup-link" }, text.open_site));
+    hooks.popup.forEach((add) => add(box, layerId, feature));
     if (p.last_inspected_at) {
       fetch(config.site + feature.id, { credentials: "same-origin" })
         .then((r) => (r.ok ? r.json() : null))
@@ -123,6 +126,7 @@
     feature.leaflet = leafletLayer;
     leafletLayer.bindPopup(() => popupFor(layerId, feature), { maxWidth: 280 });
     leafletLayer.bindTooltip(() => document.createTextNode(feature.properties.name)); // a node: a string would be HTML
+    leafletLayer.on("click", () => hooks.click.forEach((h) => h(layerId, feature)));
   }
 
   config.layers.forEach((layer) => {
@@ -237,6 +241,8 @@
     clearTimeout(timer);
     timer = setTimeout(load, 150);
   }
+
+  window.OneMap = { map, config, layerDefs, el, hooks, reload: load };
 
   const initial = readUrl();
   applyToForm(initial);

@@ -1,0 +1,232 @@
+"""Planning on the map in a real headless Chromium: a manager draws and reshapes a zone with
+Leaflet-Geoman, sees a conflict rather than overwriting a change saved meanwhile, and restores a
+version on the site page; a planner gets none of the editing tools."""
+
+import pytest
+from shapely.geometry import Point, shape
+
+from tests.e2e.test_map import _login
+from tests.webapp.test_sites_api import ATTRS, bearer, free_square
+
+EDIT_FILES = ("leaflet-geoman", "edit.js")
+
+
+@pytest.fixture
+def app_env():
+    return {"ONEMAP_BASEMAP": "none"}
+
+
+def _ready(page):
+    page.wait_for_timeout(250)  # a move reloads the features 150 ms after it ends
+    page.wait_for_function("document.querySelector('.folium-map').dataset.ready === 'true'")
+
+
+def _manager(page, base):
+    _login(page, base, "manager")
+    page.wait_for_selector("#edit-new:not([disabled])")
+
+
+def _go(page, lng, lat, zoom=15):
+    # The page's first fit to the counties may still be zooming: its end would undo this view.
+    page.wait_for_function("() => !OneMap.map._animatingZoom")
+    page.evaluate("([lat, lng, z]) => { OneMap.map.setView([lat, lng], z, { animate: false }); }",
+                  [lat, lng, zoom])
+    _ready(page)
+    assert page.evaluate("() => OneMap.map.getZoom()") == zoom
+
+
+def _pixel(page, lng, lat):
+    """Where a lon/lat is on the page, for page.mouse."""
+    return page.evaluate("""([lng, lat]) => {
+        const p = OneMap.map.latLngToContainerPoint([lat, lng]);
+        const box = OneMap.map.getContainer().getBoundingClientRect();
+        return [box.left + p.x, box.top + p.y]; }""", [lng, lat])
+
+
+def _click(page, lng, lat):
+    page.mouse.click(*_pixel(page, lng, lat))
+    page.wait_for_timeout(120)
+
+
+def _drag(page, start, end):
+    page.mouse.move(*_pixel(page, *start))
+    page.mouse.down()
+    x, y = _pixel(page, *end)
+    page.mouse.move(x, y, steps=12)
+    page.mouse.up()
+    page.wait_for_timeout(150)
+
+
+def _drawing(page):
+    """Geoman arrives with the first job: wait until it is drawing."""
+    page.wait_for_function("() => OneMap.map.pm && OneMap.map.pm.globalDrawModeEnabled()")
+
+
+def _draw_zone(page, ring):
+    """New site → sanitation zones → area, then the corners and the first one again to close it."""
+    page.click("#edit-new")
+    page.select_option("#edit-panel select[name=layer]", "sanitation_zones")
+    page.click("#edit-panel button.edit-draw")
+    _drawing(page)
+    for lng, lat in [*ring, ring[0]]:
+        _click(page, lng, lat)
+    page.wait_for_selector("#edit-panel input[name=name]")
+
+
+def _popup_action(page, lng, lat, label):
+    _click(page, lng, lat)
+    page.locator(".leaflet-popup .popup-edit button", has_text=label).click()
+    page.wait_for_selector(".leaflet-popup", state="detached")  # it fades out over what it covered
+
+
+def _api_site(page, base, site_id):
+    return page.request.get(f"{base}/api/v1/sites/{site_id}").json()
+
+
+def _corners(square):
+    return [tuple(c) for c in square["coordinates"][0][:4]]
+
+
+def test_a_manager_draws_a_zone_reshapes_it_and_restores_the_first_version(live_server, page, app):
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    square = free_square(app, size=0.006)
+    ring = _corners(square)
+    centre = shape(square).centroid
+    _manager(page, live_server)
+    _go(page, centre.x, centre.y)
+
+    _draw_zone(page, ring)
+    page.fill("#edit-panel input[name=name]", "新绘村")
+    page.fill('#edit-panel [name="attributes.township"]', "芳山镇")
+    page.select_option('#edit-panel [name="attributes.key_village"]', "true")
+    page.fill("#edit-panel textarea[name=comment]", "新纳入整治")
+    page.click("#edit-panel button.edit-save")
+    done = page.locator(".edit-done")
+    done.wait_for()
+    site_id = int(done.get_attribute("data-site"))
+    site = _api_site(page, live_server, site_id)
+    props = site["properties"]
+    assert (props["name"], props["township"], props["key_village"], props["county"], props["version"]) == (
+        "新绘村", "芳山镇", True, "210726", 1)
+    drawn = shape(site["geometry"])
+    assert abs(drawn.area - shape(square).area) / shape(square).area < 0.05  # clicked to a pixel or so
+    _ready(page)
+
+    # reshape: drag one corner outwards, then save
+    corner = ring[2]
+    moved = (corner[0] + (corner[0] - centre.x) * 0.6, corner[1] + (corner[1] - centre.y) * 0.6)
+    _popup_action(page, centre.x, centre.y, "编辑形状")
+    page.wait_for_selector(".leaflet-marker-pane .marker-icon:not(.marker-icon-middle)")
+    _drag(page, corner, moved)
+    page.fill("#edit-panel textarea[name=comment]", "扩大边界")
+    page.click("#edit-panel button.edit-save")
+    page.locator(".edit-done").wait_for()
+    site = _api_site(page, live_server, site_id)
+    assert site["properties"]["version"] == 2
+    reshaped = shape(site["geometry"])
+    assert reshaped.area > drawn.area * 1.1 and reshaped.exterior.distance(Point(moved)) < 0.0002
+
+    # the site page lists both versions, newest first; a version's shape shows on its map
+    page.goto(f"{live_server}/sites/{site_id}")
+    page.wait_for_selector("#version-list[aria-busy=false]", state="attached")
+    items = page.locator("#version-list li")
+    assert items.count() == 2
+    assert "第2版" in items.nth(0).inner_text() and "修改" in items.nth(0).inner_text()
+    assert "扩大边界" in items.nth(0).inner_text() and "当前版本" in items.nth(0).inner_text()
+    assert "在地图上新建" in items.nth(1).inner_text() and "新纳入整治" in items.nth(1).inner_text()
+    assert "manager" in items.nth(1).inner_text()
+    items.nth(1).locator(".version-show").click()
+    page.wait_for_selector("#site-map[data-shown-version='1']")
+    assert "第1版" in page.locator("#version-note").inner_text()
+
+    # restore version 1: a third version with the first shape
+    items.nth(1).locator("button.restore").click()
+    items.nth(1).locator("textarea").fill("恢复原边界")
+    with page.expect_navigation():
+        items.nth(1).locator("button.restore-confirm").click()
+    page.wait_for_selector("#version-list[aria-busy=false]", state="attached")
+    assert page.locator("#version-list li").count() == 3
+    assert "恢复自第1版" in page.locator("#version-list li").nth(0).inner_text()
+    assert shape(_api_site(page, live_server, site_id)["geometry"]).equals(drawn)
+    # Geoman came from the app, like everything else
+    assert any("/vendor/leaflet-geoman/leaflet-geoman.js" in u for u in requests)
+    assert not [u for u in requests if not u.startswith(live_server)]
+
+
+def test_a_planner_gets_no_editing_tools(live_server, page, app):
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    _login(page, live_server, "planner")
+    assert page.locator("#planning, #edit-new").count() == 0
+    assert page.evaluate("typeof L.PM") == "undefined"
+    assert not [u for u in requests if any(name in u for name in EDIT_FILES)]
+    page.locator("#site-list li", has_text="重点村").first.locator("button.locate").click()
+    page.locator(".leaflet-popup-content .popup").wait_for()
+    assert page.locator(".popup-edit").count() == 0
+    page.click(".popup-link")
+    page.wait_for_selector("#version-list[aria-busy=false]", state="attached")
+    assert page.locator("#version-list li").count() >= 1  # planners read the history
+    assert page.locator("#version-list button.restore").count() == 0
+
+
+def test_a_change_saved_meanwhile_shows_as_a_conflict_and_is_not_overwritten(live_server, page, app):
+    square = free_square(app)
+    centre = shape(square).centroid
+    client = app.test_client()
+    created = client.post("/api/v1/layers/sanitation_zones/sites", headers=bearer(app, "manager"),
+                          json={"name": "冲突村", "geometry": square, "attributes": ATTRS})
+    site_id = created.get_json()["id"]
+    _manager(page, live_server)
+    _go(page, centre.x, centre.y)
+    _popup_action(page, centre.x, centre.y, "编辑属性")
+    households = page.locator('#edit-panel [name="attributes.households"]')
+    households.wait_for()
+
+    # meanwhile an admin, through the API, sets the households
+    other = client.patch(f"/api/v1/sites/{site_id}", headers=bearer(app, "admin"),
+                         json={"base_version": 1, "attributes": {"households": 120}, "comment": "普查"})
+    assert other.status_code == 200
+    households.fill("80")
+    page.click("#edit-panel button.edit-save")
+    conflict = page.locator(".edit-conflict")
+    conflict.wait_for()
+    said = conflict.inner_text()
+    assert "admin" in said and "户数: （空） → 120" in said
+    assert _api_site(page, live_server, site_id)["properties"]["households"] == 120  # not overwritten
+
+    # start again from the latest version: the form shows its values; this save goes through
+    conflict.locator("button", has_text="载入最新版本").click()
+    page.wait_for_function(
+        """() => { const i = document.querySelector('#edit-panel [name="attributes.households"]');
+                   return i && i.value === "120"; }""")
+    page.fill('#edit-panel [name="attributes.households"]', "80")
+    page.click("#edit-panel button.edit-save")
+    page.locator(".edit-done").wait_for()
+    props = _api_site(page, live_server, site_id)["properties"]
+    assert (props["households"], props["version"]) == (80, 3)
+
+
+def test_a_zone_drawn_over_another_is_refused_with_a_marker_where_they_overlap(live_server, page, app):
+    square = free_square(app)
+    client = app.test_client()
+    client.post("/api/v1/layers/sanitation_zones/sites", headers=bearer(app, "manager"),
+                json={"name": "旧村", "geometry": square, "attributes": ATTRS})
+    ring = [(x + 0.002, y + 0.002) for x, y in _corners(square)]  # a quarter of it over the old zone
+    centre = shape(square).centroid
+    _manager(page, live_server)
+    _go(page, centre.x + 0.001, centre.y + 0.001)
+    _draw_zone(page, ring)
+    page.fill("#edit-panel input[name=name]", "重叠村")
+    page.click("#edit-panel button.edit-save")  # township and key village missing
+    page.wait_for_selector('#edit-panel [data-field="attributes.township"] .field-error:not(:empty)')
+    assert "required" in page.locator('[data-field="attributes.key_village"] .field-error').inner_text()
+    page.fill('#edit-panel [name="attributes.township"]', "芳山镇")
+    page.select_option('#edit-panel [name="attributes.key_village"]', "false")
+    page.click("#edit-panel button.edit-save")
+    page.locator(".leaflet-tooltip", has_text="overlaps 旧村").wait_for()
+    where = page.evaluate("""() => { let at = null; OneMap.map.eachLayer((l) => {
+        if (l.options && l.options.className === "edit-problem") at = l.getLatLng(); }); return at; }""")
+    assert shape(square).buffer(1e-6).contains(Point(where["lng"], where["lat"]))
+    assert "overlaps" in page.locator("#edit-panel .field-error").first.inner_text()
+    assert page.locator(".edit-done").count() == 0
