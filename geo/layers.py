@@ -38,8 +38,9 @@ COMMON_ATTRIBUTES = (
     AttributeDef("source", "string", {"zh_CN": "数据来源", "en": "Source"}),
 )
 # Properties a site's GeoJSON carries beside its attributes: an attribute of that name would hide one.
-RESERVED = frozenset({"id", "layer", "name", "status", "status_label", "county", "ref", "version", "updated_at",
-                      "last_inspected_at", "last_result", "report_count", "latest_report", "geometry"})
+RESERVED = frozenset({"id", "layer", "name", "status", "status_label", "county", "ref", "version",
+                      "updated_at", "last_inspected_at", "last_result", "report_count", "latest_report",
+                      "geometry"})
 _ID = r"^[a-z][a-z0-9_]*$"
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -170,8 +171,8 @@ def _check_consistency(file: str, spec: _Layer) -> None:
             raise LayerDefinitionError(file, f"figures.{index}.metric", f"unknown metric {figure.metric!r}")
     for index, attribute in enumerate(spec.attributes):
         if attribute.name in RESERVED:
-            raise LayerDefinitionError(file, f"attributes.{index}.name",
-                                       f"{attribute.name!r} is a property every site has; choose another name")
+            problem = f"{attribute.name!r} is a property every site has; choose another name"
+            raise LayerDefinitionError(file, f"attributes.{index}.name", problem)
     names = {a.name for a in spec.attributes} | {a.name for a in COMMON_ATTRIBUTES}
     for index, target in enumerate(spec.targets):
         for key in target.where:
