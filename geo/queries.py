@@ -114,12 +114,13 @@ def _geojson_texts(geometries, query: ViewQuery) -> list[bytes]:
     return [text.encode() for text in shapely.to_geojson(geometries)]
 
 
-def visible_site(site_id: int, *, uow: UnitOfWork, user: User) -> Site:
-    """The site, or NotFound when it does not exist or the user may not see it (no hint which)."""
+def visible_site(site_id: int, *, uow: UnitOfWork, user: User, deleted: bool = False) -> Site:
+    """The site, or NotFound when it does not exist or the user may not see it (no hint which);
+    a deleted site only with ``deleted`` (its page, which keeps its history and photos)."""
     ids = own_site_ids(user, uow)
     if ids is not None and site_id not in ids:
         raise NotFound(f"site {site_id} does not exist")
-    return uow.sites.get(site_id)
+    return uow.sites.get(site_id, deleted=deleted)
 
 
 def site_history(site_id: int, *, uow: UnitOfWork, user: User) -> dict[str, Any]:
@@ -153,8 +154,8 @@ def status_timeline(layer: LayerDef, site: Site, reports: list[dict], now: datet
 
 
 def site_detail(site_id: int, layers: dict[str, LayerDef], *, uow: UnitOfWork, user: User,
-                now: datetime) -> dict:
-    site = visible_site(site_id, uow=uow, user=user)
+                now: datetime, deleted: bool = False) -> dict:
+    site = visible_site(site_id, uow=uow, user=user, deleted=deleted)
     layer = layers[site.layer_id]
     reports = uow.reports.find(site_ids=[site.id])
     if not access.sees_all_sites(user):

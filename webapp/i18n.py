@@ -46,6 +46,10 @@ MESSAGES = {
     "map.unreviewed_legend": ("虚线边框：最近一次巡查待审核", "Dashed outline: latest report awaits review"),
     "site.last_inspected": ("最近巡查", "Last inspection"),
     "site.attributes": ("基本信息", "Attributes"),
+    "site.deleted_on": ("此站点已于 {day} 删除，地图和导出中不再显示；"
+                        "其历史版本和巡查记录仍保留，可在下方恢复。",
+                        "This site was deleted on {day}: maps and exports no longer show it; its versions "
+                        "and inspections are kept, and it can be restored below."),
     "site.timeline": ("状态变化", "Status over time"),
     "site.history": ("巡查记录", "Inspection history"),
     "site.no_reports": ("暂无巡查记录。", "No inspection reports yet."),

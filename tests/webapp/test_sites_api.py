@@ -225,3 +225,16 @@ def test_the_map_and_exports_take_an_as_of_date(app, client):
     exported = client.get("/api/v1/export/sanitation_zones.geojson?as_of=2020-01-01", headers=manager)
     assert exported.status_code == 200 and exported.get_json()["features"] == []
     assert client.get("/api/v1/export/sanitation_zones.csv?as_of=nope", headers=manager).status_code == 400
+
+
+def test_a_deleted_sites_page_stays_for_managers_and_planners_but_not_for_its_worker(app, client, auth, zone):
+    assert (
+        client.delete(f"/api/v1/sites/{zone.id}?base_version=1", headers=bearer(app, "manager")).status_code
+        == 200
+    )
+    auth.login_as("planner")
+    page = client.get(f"/sites/{zone.id}")
+    assert page.status_code == 200 and "此站点已于" in page.get_data(as_text=True)
+    client.post("/logout", data={"csrf_token": auth.csrf("/")})
+    auth.login_as("worker")
+    assert client.get(f"/sites/{zone.id}").status_code == 404

@@ -7,7 +7,7 @@ import hashlib
 from flask import Blueprint, current_app, render_template, send_file, url_for
 from flask_login import current_user
 
-from geo import queries
+from geo import access, queries
 from geo.model import NotFound
 from geo.storage.blobs import LocalBlobs
 from webapp.auth import role_required
@@ -52,7 +52,9 @@ def index():
 @bp.get("/sites/<int:site_id>")
 def site_page(site_id: int):
     with get_uow() as uow:
-        detail = queries.site_detail(site_id, layers(), uow=uow, user=current_user.user, now=now())
+        # A deleted site's page stays for those who see every site: its history, photos and a restore.
+        detail = queries.site_detail(site_id, layers(), uow=uow, user=current_user.user, now=now(),
+                                     deleted=access.sees_all_sites(current_user.user))
     feature = queries.site_feature(detail)
     return render_template("planner/site.html", d=detail, feature=feature, counties=county_names())
 
@@ -72,7 +74,8 @@ def photo(photo_id: int, kind: str):
     """A photo's shown copy or thumbnail (EXIF stripped); originals are never served."""
     with get_uow() as uow:
         row = uow.reports.photo(photo_id)
-        queries.visible_site(row["site_id"], uow=uow, user=current_user.user)
+        queries.visible_site(row["site_id"], uow=uow, user=current_user.user,
+                             deleted=access.sees_all_sites(current_user.user))
     key = row["display_key" if kind == "display" else "thumbnail_key"]
     media = blobs()
     try:
