@@ -285,8 +285,9 @@ MESSAGES = {
                         "Click another site of the same layer that touches it."),
     "edit.merge_with": ("合并入：", "Merged into it: "),
     "edit.same_layer": ("请选择同一图层的站点。", "Choose a site of the same layer."),
-    "edit.confirm_delete": ("确定删除「{name}」？其巡查记录和版本历史会保留。",
-                            "Delete “{name}”? Its reports and version history are kept."),
+    "edit.confirm_delete": ("确定删除「{name}」？其巡查记录和版本历史会保留，可在站点页面恢复。",
+                            "Delete “{name}”? Its reports and version history are kept; its page can "
+                            "restore it."),
     "edit.name": ("名称", "Name"),
     "edit.status": ("状态", "Status"),
     "edit.comment": ("修改说明（可选）", "Comment on the change (optional)"),
