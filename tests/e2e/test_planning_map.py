@@ -230,3 +230,39 @@ def test_a_zone_drawn_over_another_is_refused_with_a_marker_where_they_overlap(l
     assert shape(square).buffer(1e-6).contains(Point(where["lng"], where["lat"]))
     assert "overlaps" in page.locator("#edit-panel .field-error").first.inner_text()
     assert page.locator(".edit-done").count() == 0
+
+
+def test_a_planner_looks_at_a_past_day_and_back_at_today(live_server, page, app):
+    from datetime import UTC, datetime
+
+    from geo import planning
+    from webapp.context import get_uow, layers
+
+    square = free_square(app)
+    with app.app_context():
+        with get_uow() as uow:
+            site = planning.create_site(layers()["sanitation_zones"], {"name": "旧名村", "geometry": square,
+                                        "attributes": ATTRS}, uow=uow, actor="manager",
+                                        now=datetime(2026, 10, 1, 2, tzinfo=UTC))
+        with get_uow() as uow:
+            planning.edit_site(site.id, {"base_version": 1, "name": "新名村"}, layers=layers(), uow=uow,
+                               actor="manager", now=datetime(2026, 11, 1, 2, tzinfo=UTC))
+    centre = shape(square).centroid
+    _login(page, live_server, "planner")
+    _go(page, centre.x, centre.y)
+
+    def names():
+        return page.locator("#site-list li a").all_inner_texts()
+
+    assert "新名村" in names() and page.locator("#as-of-note").is_hidden()
+    page.fill("#filters input[name=as_of]", "2026-10-15")
+    _ready(page)
+    assert "旧名村" in names() and "新名村" not in names()
+    assert "2026-10-15" in page.locator("#as-of-note").inner_text()
+    assert "as_of=2026-10-15" in page.url  # the view can be shared
+    page.fill("#filters input[name=as_of]", "2026-09-15")
+    _ready(page)
+    assert "旧名村" not in names() and "新名村" not in names()  # not drawn yet then
+    page.click("#as-of-note button")
+    _ready(page)
+    assert "新名村" in names() and page.locator("#as-of-note").is_hidden()

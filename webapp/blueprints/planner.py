@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, render_template, send_file, url_for
 from flask_login import current_user
 
 from geo import access, queries
+from geo.exports import LOCAL_TIME
 from geo.model import NotFound
 from geo.storage.blobs import LocalBlobs
 from webapp.auth import role_required
@@ -46,7 +47,8 @@ def _page_config() -> dict:
 @bp.get("/")
 def index():
     return render_template("planner/map.html", parts=map_parts(current_app.config["ONEMAP"]),
-                           page_config=_page_config(), counties=county_names())
+                           page_config=_page_config(), counties=county_names(),
+                           today=now().astimezone(LOCAL_TIME).date().isoformat())
 
 
 @bp.get("/sites/<int:site_id>")

@@ -274,6 +274,7 @@
 
   // ------------------------------------------------------------ new site: layer, shape, then the form
   function newSite() {
+    if (O.asOf()) document.querySelector("#as-of-note button").click(); // new sites are drawn on today's map
     const job = begin(text.new_title);
     const layerSelect = el("select", { name: "layer" },
       ...O.config.layers.filter((l) => defs[l.id]).map((l) => el("option", { value: l.id }, l.name)));
@@ -433,7 +434,7 @@
 
   // ------------------------------------------------------------ wiring into the map
   O.hooks.popup.push((box, layerId, feature) => {
-    if (!defs[layerId]) return;
+    if (!defs[layerId] || O.asOf()) return; // a past day's map is history: nothing to edit there
     const area = feature.geometry.type.includes("Polygon");
     const act = (label, job) => button(label, () => { map.closePopup(); job(layerId, feature); }, "edit-action");
     box.append(el("div", { class: "popup-edit" }, act(text.reshape, reshape), act(text.attributes, editAttributes),

@@ -41,12 +41,14 @@
     return {
       layers: p.has("layers") ? p.get("layers").split(",").filter(Boolean) : Object.keys(layerDefs),
       status, county: p.get("county") || "", q: p.get("q") || "", view: p.get("view"),
+      asOf: p.get("as_of") || "",
     };
   }
 
   function applyToForm(state) {
     form.elements.q.value = state.q;
     form.elements.county.value = state.county;
+    form.elements.as_of.value = state.asOf;
     document.querySelectorAll("input[name=layer]").forEach((box) => { box.checked = state.layers.includes(box.value); });
     document.querySelectorAll(".status-filter").forEach((box) => {
       box.checked = (state.status[box.dataset.layer] || []).includes(box.value);
@@ -61,6 +63,7 @@
     return {
       layers: [...document.querySelectorAll("input[name=layer]:checked")].map((b) => b.value),
       status, county: form.elements.county.value, q: form.elements.q.value.trim(),
+      asOf: form.elements.as_of.value,
     };
   }
 
@@ -71,6 +74,7 @@
     if (pairs.length) p.set("status", pairs.join(","));
     if (state.county) p.set("county", state.county);
     if (state.q) p.set("q", state.q);
+    if (state.asOf) p.set("as_of", state.asOf);
     const c = map.getCenter();
     p.set("view", `${map.getZoom()}/${c.lat.toFixed(4)}/${c.lng.toFixed(4)}`);
     history.replaceState(null, "", "?" + p.toString());
@@ -107,7 +111,7 @@
       photo,
       el("a", { href: config.sitePage + feature.id, class: "popup-link" }, text.open_site));
     hooks.popup.forEach((add) => add(box, layerId, feature));
-    if (p.last_inspected_at) {
+    if (p.last_inspected_at && !readForm().asOf) { // a past view: today's latest report is not the one then
       fetch(config.site + feature.id, { credentials: "same-origin" })
         .then((r) => (r.ok ? r.json() : null))
         .then((site) => {
@@ -145,6 +149,8 @@
 
   function draw(layerId, collection) {
     const g = groups[layerId];
+    // A popup open on a site still in view stays open across the reload that follows every move.
+    const open = g.features.find((f) => f.leaflet && f.leaflet.isPopupOpen());
     g.cluster.clearLayers();
     g.shapes.clearLayers();
     g.features = collection.features;
@@ -164,6 +170,11 @@
       }
     });
     g.cluster.addLayers(markers);
+    const again = open && g.features.find((f) => f.id === open.id);
+    if (again && again.leaflet) {
+      if (again.geometry.type === "Point") g.cluster.zoomToShowLayer(again.leaflet, () => again.leaflet.openPopup());
+      else again.leaflet.openPopup();
+    }
   }
 
   function updateLegend(state) {
@@ -218,6 +229,7 @@
       if (state.status[id]) params.set("status", state.status[id].join(","));
       if (state.county) params.set("county", state.county);
       if (state.q) params.set("q", state.q);
+      if (state.asOf) params.set("as_of", state.asOf);
       if (config.crs) params.set("crs", config.crs);
       g.controller = new AbortController();
       pending += 1;
@@ -234,7 +246,13 @@
         });
     });
     updateLegend(state);
+    asOfNote.hidden = !state.asOf;
+    asOfNote.querySelector("span").textContent = state.asOf ? text.as_of_note.replace("{day}", state.asOf) : "";
   }
+
+  // A past day: the map shows the sites and statuses as they were at its end (the API's as_of).
+  const asOfNote = document.getElementById("as-of-note");
+  asOfNote.querySelector("button").addEventListener("click", () => { form.elements.as_of.value = ""; load(); });
 
   let timer = null;
   function reloadSoon() {
@@ -242,7 +260,7 @@
     timer = setTimeout(load, 150);
   }
 
-  window.OneMap = { map, config, layerDefs, el, hooks, reload: load };
+  window.OneMap = { map, config, layerDefs, el, hooks, reload: load, asOf: () => readForm().asOf };
 
   const initial = readUrl();
   applyToForm(initial);
