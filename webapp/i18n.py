@@ -45,7 +45,8 @@ MESSAGES = {
     "map.unreviewed": ("最近一次巡查待审核", "Latest report awaits review"),
     "map.as_of": ("历史日期", "As of"),
     "map.as_of_note": ("正在查看 {day} 当日结束时的站点与状态（历史，不可编辑）。",
-                       "Showing the sites and statuses as they were at the end of {day} (history, read-only)."),
+                       "Showing the sites and statuses as they were at the end of {day} "
+                       "(history, read-only)."),
     "map.as_of_clear": ("回到今天", "Back to today"),
     "map.unreviewed_legend": ("虚线边框：最近一次巡查待审核", "Dashed outline: latest report awaits review"),
     "site.last_inspected": ("最近巡查", "Last inspection"),
