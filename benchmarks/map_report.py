@@ -108,6 +108,12 @@ def _side_by_side(r: dict) -> list[str]:
 def _page(r: dict) -> list[str]:
     first = next(iter(r["runs"].values()))
     lines = _page_lines(first["page"], r)
+    manager = first.get("page_manager")
+    if manager is not None:
+        lines += [f"A manager's map page, with the planning tools (`edit.js`, the panel; Leaflet-Geoman, "
+                  f"about 310 KB, is fetched only when a drawing job starts): **{manager.total:,} bytes** "
+                  f"({_kb(manager.total)}), {manager.total / PAGE_BUDGET:.0%} of the budget — "
+                  f"{_verdict(page_ok(manager))}.", ""]
     totals = {backends.LABELS[name]: run["page"].total for name, run in r["runs"].items()}
     if len(totals) > 1:
         lines += [("Every backend serves the same page (same bytes)." if len(set(totals.values())) == 1 else
