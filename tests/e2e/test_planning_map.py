@@ -266,3 +266,32 @@ def test_a_planner_looks_at_a_past_day_and_back_at_today(live_server, page, app)
     page.click("#as-of-note button")
     _ready(page)
     assert "新名村" in names() and page.locator("#as-of-note").is_hidden()
+
+
+def test_a_new_zone_snaps_to_the_corners_of_its_neighbour(live_server, page, app):
+    """Clicked a few pixels off a neighbour's corners, the new zone takes those corners exactly, so the
+    two share their edge with no gap and no overlap."""
+    size = 0.004
+    square = free_square(app, size=size)
+    neighbour = page.request.post(f"{live_server}/api/v1/layers/sanitation_zones/sites",
+                                  headers=bearer(app, "manager"),
+                                  data={"name": "邻村", "geometry": square, "attributes": ATTRS})
+    assert neighbour.status == 201, neighbour.text()
+    (x0, y0), (x1, y1) = square["coordinates"][0][0], square["coordinates"][0][2]
+    east, south, north = max(x0, x1), min(y0, y1), max(y0, y1)
+    _manager(page, live_server)
+    _go(page, east, (south + north) / 2, zoom=16)
+    off = 0.00003  # about 3 px at zoom 16
+    ring = [(east + off, south - off), (east + size, south), (east + size, north), (east - off, north + off)]
+    _draw_zone(page, ring)
+    page.fill("#edit-panel input[name=name]", "新邻村")
+    page.fill('#edit-panel [name="attributes.township"]', "芳山镇")
+    page.select_option('#edit-panel [name="attributes.key_village"]', "true")
+    page.click("#edit-panel button.edit-save")
+    done = page.locator(".edit-done")
+    done.wait_for()
+    drawn = shape(_api_site(page, live_server, int(done.get_attribute("data-site")))["geometry"])
+    corners = {(round(x, 6), round(y, 6)) for x, y in drawn.exterior.coords}
+    assert {(round(east, 6), round(south, 6)), (round(east, 6), round(north, 6))} <= corners
+    stored = shape(neighbour.json()["geometry"])
+    assert drawn.intersection(stored).area == 0 and drawn.touches(stored)
