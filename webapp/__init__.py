@@ -40,7 +40,7 @@ def create_app(config: Config | None = None) -> Flask:
     # the quiet moments between requests (webapp.activity): the acknowledgements come first.
     app.extensions["onemap.photo_jobs"] = ThreadPoolExecutor(1, thread_name_prefix="onemap-photos")
 
-    from webapp import activity, assets, auth, errors, i18n
+    from webapp import activity, assets, auth, errors, i18n, security
     from webapp.blueprints import (
         admin,
         api,
@@ -56,6 +56,7 @@ def create_app(config: Config | None = None) -> Flask:
     )
 
     activity.init_app(app)
+    security.init_app(app)
     i18n.init_app(app)
     auth.init_app(app)
     errors.init_app(app)

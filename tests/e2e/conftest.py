@@ -43,5 +43,15 @@ def browser():
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
     page = context.new_page()
+    blocked = watch_csp(page)
     yield page
     context.close()
+    assert not blocked, blocked
+
+
+def watch_csp(page) -> list[str]:
+    """What the Content-Security-Policy blocked on the page: whatever a test does, it must stay empty
+    (the policy never has to stop one of the app's own scripts, styles, images or requests)."""
+    blocked: list[str] = []
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+    return blocked

@@ -53,7 +53,7 @@ def test_planner_finds_heishan_overdue_villages_and_opens_one(live_server, page,
     # two clicks: the county, then the status "overdue" in the village legend
     page.select_option("select[name=county]", "210726")
     page.check('.status-filter[data-layer="sanitation_zones"][value="overdue"]')
-    page.wait_for_function("document.querySelector('.folium-map').dataset.ready === 'true'")
+    page.wait_for_function("() => document.querySelector('.folium-map').dataset.ready === 'true'")
     page.wait_for_timeout(300)
     names = page.locator("#site-list li").all_inner_texts()
     villages = [n for n in names if "重点村" in n]
@@ -97,7 +97,7 @@ def test_planner_finds_heishan_overdue_villages_and_opens_one(live_server, page,
 def test_shared_url_restores_filters_and_language_switch_sticks(live_server, page, seeded):
     _login(page, live_server)
     page.fill("input[name=q]", "重点村00")
-    page.wait_for_function("document.querySelector('.folium-map').dataset.ready === 'true'")
+    page.wait_for_function("() => document.querySelector('.folium-map').dataset.ready === 'true'")
     page.wait_for_timeout(400)
     assert page.locator("#site-list li").count() == 9  # 重点村001 … 重点村009
     shared = page.url
@@ -121,7 +121,7 @@ def test_unchecking_a_layer_hides_its_sites(live_server, page, seeded):
     _login(page, live_server)
     before = page.locator("#site-list li").count()
     page.uncheck('input[name=layer][value="sanitation_zones"]')
-    page.wait_for_function("document.querySelector('.folium-map').dataset.ready === 'true'")
+    page.wait_for_function("() => document.querySelector('.folium-map').dataset.ready === 'true'")
     page.wait_for_timeout(300)
     after = page.locator("#site-list li").count()
     assert after < before and not page.locator("#site-list li", has_text="重点村").count()

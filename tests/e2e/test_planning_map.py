@@ -18,7 +18,7 @@ def app_env():
 
 def _ready(page):
     page.wait_for_timeout(250)  # a move reloads the features 150 ms after it ends
-    page.wait_for_function("document.querySelector('.folium-map').dataset.ready === 'true'")
+    page.wait_for_function("() => document.querySelector('.folium-map').dataset.ready === 'true'")
 
 
 def _manager(page, base):

@@ -9,6 +9,7 @@ from PIL import Image
 
 from geo import services
 from tests.conftest import PASSWORD
+from tests.e2e.conftest import watch_csp
 from tests.factories import ALL_PASS, add_report
 from webapp.context import get_uow
 
@@ -91,6 +92,7 @@ def test_worker_files_online_then_offline_and_each_report_arrives_once(live_serv
                                   geolocation={"latitude": lat, "longitude": lon},
                                   permissions=["geolocation"], service_workers="allow")
     page = context.new_page()
+    blocked = watch_csp(page)
     foreign = []
     page.on("request", lambda r: foreign.append(r.url)
             if r.url.startswith("http") and not r.url.startswith(live_server) else None)  # blob: is local
@@ -155,6 +157,7 @@ def test_worker_files_online_then_offline_and_each_report_arrives_once(live_serv
         page.locator(f"#queue-list li[data-uuid='{second_uuid}'][data-state=sent]").wait_for()
     finally:
         context.close()
+    assert not blocked, blocked
 
     assert foreign == []  # nothing but the app itself
     with app.app_context(), get_uow() as uow:
@@ -191,6 +194,7 @@ def test_a_refused_report_shows_the_servers_message_next_to_its_field(live_serve
                                   geolocation={"latitude": lat, "longitude": lon},
                                   permissions=["geolocation"], service_workers="allow")
     page = context.new_page()
+    blocked = watch_csp(page)
     taken = datetime.now(UTC).astimezone() - timedelta(minutes=5)
     try:
         _login(page, live_server, f"/my/sites/{site.id}/report")
@@ -220,6 +224,7 @@ def test_a_refused_report_shows_the_servers_message_next_to_its_field(live_serve
         page.wait_for_selector("#outcome[data-state=sent] #receipt:not([hidden])")
     finally:
         context.close()
+    assert not blocked, blocked
     with app.app_context(), get_uow() as uow:
         stored = uow.reports.find(site_ids=[site.id])
     assert [r["note"] for r in stored] == ["改正后"]  # nothing half-written by the refused one

@@ -1,0 +1,58 @@
+"""Security headers on every response: a Content-Security-Policy that runs only the app's own scripts.
+
+Scripts come from the app's origin, plus the few inline ones the app writes itself (folium's map
+set-up, a page's small wiring), which carry the request's nonce; an injected script has none and
+does not run. Images may also come from the configured basemap's tile servers, and as data: / blob:
+(Geoman's icons, photos previewed on the phone before they are sent). No page may be framed by
+another site. Styles stay 'unsafe-inline': folium and the status swatches set them in the markup,
+and a style cannot run code.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import g
+
+# The tile servers of each ONEMAP_BASEMAP (webapp/mapview.py).
+TILE_HOSTS = {"osm": "https://tile.openstreetmap.org", "tianditu": "https://*.tianditu.gov.cn",
+              "amap": "https://*.is.autonavi.com", "none": ""}
+
+
+def csp_nonce() -> str:
+    """This request's nonce for the inline scripts the app writes (made on first use)."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
+
+
+def policy(basemap: str, nonce: str) -> str:
+    tiles = TILE_HOSTS.get(basemap, "")
+    return "; ".join([
+        "default-src 'self'",
+        f"script-src 'self' 'nonce-{nonce}'",
+        "style-src 'self' 'unsafe-inline'",
+        f"img-src 'self' data: blob: {tiles}".strip(),
+        "connect-src 'self'",
+        "font-src 'self' data:",
+        "worker-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ])
+
+
+def init_app(app) -> None:
+    basemap = app.config["ONEMAP"].basemap
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
+
+    @app.after_request
+    def _headers(response):
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", policy(basemap, csp_nonce()))
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")  # for browsers older than frame-ancestors
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("Permissions-Policy", "geolocation=(self), camera=(self), microphone=()")
+        return response
