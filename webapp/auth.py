@@ -11,9 +11,12 @@ from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
+from limits import parse
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
@@ -26,6 +29,12 @@ bp = Blueprint("auth", __name__)
 csrf = CSRFProtect()
 login_manager = LoginManager()
 PUBLIC_ENDPOINTS = {"auth.login", "static", "assets.vendor", "health.healthz"}
+# Guessing: failed logins and unknown tokens are counted per address (behind nginx, the user's own,
+# by ONEMAP_PROXIES) in ONEMAP_RATELIMIT_STORAGE; past these the address gets 429 for the rest of the
+# minute. Successful logins and good tokens cost nothing.
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+LOGIN_FAILURES = "10 per minute"
+BAD_TOKENS = parse("20 per minute")
 MACHINE_PREFIXES = ("/api/", "/ogc")
 
 
@@ -64,9 +73,15 @@ def _load_token_user(req) -> SessionUser | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
+    address = get_remote_address()
+    if not limiter.limiter.test(BAD_TOKENS, "bad-token", address):
+        abort(429, "too many requests with an unknown token from this address; wait a minute")
     with get_uow() as uow:
         user = services.user_for_token(token.strip(), uow=uow)
-    return SessionUser(user, via_token=True) if user else None
+    if user is None:
+        limiter.limiter.hit(BAD_TOKENS, "bad-token", address)
+        return None
+    return SessionUser(user, via_token=True)
 
 
 def is_machine_request() -> bool:
@@ -126,6 +141,7 @@ def _safe_next(target: str | None, role: str) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(LOGIN_FAILURES, methods=["POST"], deduct_when=lambda response: response.status_code != 302)
 def login():
     form = LoginForm()
     status = 200
@@ -154,5 +170,8 @@ def init_app(app) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked in _require_login, so tokens skip it
+    app.config["RATELIMIT_STORAGE_URI"] = app.config["ONEMAP"].ratelimit_storage
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)  # Retry-After on a 429
+    limiter.init_app(app)
     app.before_request(_require_login)
     app.register_blueprint(bp)

@@ -43,6 +43,9 @@ SETTINGS = (
     Setting("ONEMAP_MAX_REQUEST_MB", "100", "largest request accepted (a report with all its photos), in MB"),
     Setting("ONEMAP_PROXIES", "0", "reverse proxies (nginx) in front of the app that set X-Forwarded-For, "
             "-Proto and -Host; above 0 those headers are trusted and session cookies go over HTTPS only"),
+    Setting("ONEMAP_RATELIMIT_STORAGE", "memory://",
+            "where failed logins and bad tokens are counted: memory:// (one process), or a store every "
+            "process shares, e.g. redis://host:6379 or memcached://host:11211"),
 )
 
 # Numeric settings: (smallest, largest) accepted value.
@@ -66,6 +69,7 @@ class Config:
     max_photo_pixels: int = 40_000_000
     max_request_mb: int = 100
     proxies: int = 0
+    ratelimit_storage: str = "memory://"
 
     def open_media(self):
         """The photo storage of ONEMAP_MEDIA_URL (and ONEMAP_S3_ENDPOINT)."""
@@ -123,5 +127,6 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: str) -> Confi
         tianditu_key=value["ONEMAP_TIANDITU_KEY"] or "",
         lang=value["ONEMAP_LANG"] or "zh_CN",
         s3_endpoint=value["ONEMAP_S3_ENDPOINT"],
+        ratelimit_storage=value["ONEMAP_RATELIMIT_STORAGE"] or "memory://",
         **{name.removeprefix("ONEMAP_").lower(): _number(name, value[name]) for name in _BOUNDS},
     )
