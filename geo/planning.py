@@ -42,6 +42,7 @@ def parse_geometry(layer: LayerDef, value: Any) -> Any:
             "geometry: a GeoJSON geometry object with a type and coordinates is required", field="geometry"
         )
     _check_numbers(value.get("coordinates"))
+    _check_rings(value)
     try:
         geometry = shape(value)
     except Exception as exc:  # shapely raises several kinds for malformed coordinates
@@ -96,6 +97,17 @@ def _check_numbers(coordinates: Any) -> None:
         elif isinstance(item, bool) or not isinstance(item, int | float) or not math.isfinite(item):
             shown = repr(item)[:40]
             raise InvalidInput(f"geometry: coordinates must be finite numbers, not {shown}", field="geometry")
+
+
+def _check_rings(value: dict[str, Any]) -> None:
+    """RFC 7946 §3.1.6: a polygon's rings are closed (shapely would close them silently)."""
+    kind, coordinates = value.get("type"), value.get("coordinates")
+    polygons = [coordinates] if kind == "Polygon" else coordinates if kind == "MultiPolygon" else []
+    for polygon in polygons if isinstance(polygons, list) else []:
+        for n, ring in enumerate(polygon if isinstance(polygon, list) else []):
+            if isinstance(ring, list) and len(ring) >= 2 and ring[0] != ring[-1]:
+                raise InvalidInput(f"geometry: ring {n + 1} is not closed: its last position must repeat "
+                                   "its first", field="geometry")
 
 
 def _at(lon: float, lat: float) -> dict[str, Any]:

@@ -87,7 +87,7 @@ def test_a_drawn_zone_is_stored_as_its_first_version_with_its_county(store, free
             {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]},
             "self-intersection at",
         ),
-        ({"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}, "not a well-formed GeoJSON Polygon"),
+        ({"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}, "ring 1 is not closed"),
         (
             {"type": "Polygon", "coordinates": [[[121, 41], [121.1, 41], [121.1, float("nan")], [121, 41]]]},
             "finite numbers",
