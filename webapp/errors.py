@@ -5,7 +5,7 @@ JSON `{"error", "message"}` for /api and /ogc; an HTML page otherwise.
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, render_template
+from flask import current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from geo.model import (
@@ -19,6 +19,7 @@ from geo.model import (
     UnsupportedMedia,
 )
 from webapp.auth import is_machine_request
+from webapp.i18n import t
 from webapp.params import BadParameter
 
 STATUS = {BadParameter: 400, InvalidInput: 422, NotFound: 404, Conflict: 409, PermissionDenied: 403,
@@ -52,6 +53,17 @@ def _http_error(exc: HTTPException):
     return render_template("error.html", status=exc.code, message=exc.description), exc.code
 
 
+def _unexpected(exc: Exception):
+    """A bug or an outage nobody foresaw: the traceback goes to the log, never to the user (it may name
+    tables, SQL or paths); the user gets a plain 500 and the time to quote to the operator."""
+    current_app.logger.exception("unexpected error on %s %s", request.method, request.path)
+    message = t("error.unexpected")
+    if is_machine_request():
+        return json_error(500, "internal_error", message)
+    return render_template("error.html", status=500, message=message), 500
+
+
 def init_app(app) -> None:
     app.register_error_handler(OneMapError, _domain_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)

@@ -44,6 +44,9 @@ MESSAGES = {
                         "Click sites on the map to tick or untick them, then Assign or Unassign."),
     "map.unreviewed": ("最近一次巡查待审核", "Latest report awaits review"),
     "map.as_of": ("历史日期", "As of"),
+    "error.unexpected": ("服务器出错，未能完成此操作；请稍后再试，或把出错时间告诉管理员。",
+                         "Something went wrong on the server and this was not done; try again later, or "
+                         "tell the administrator when it happened."),
     "map.as_of_note": ("正在查看 {day} 当日结束时的站点与状态（历史，不可编辑）。",
                        "Showing the sites and statuses as they were at the end of {day} "
                        "(history, read-only)."),

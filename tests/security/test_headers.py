@@ -40,3 +40,20 @@ def test_the_session_cookie_is_http_only_and_same_site(client, auth):
     response = auth.login("manager")
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+@pytest.mark.backends("sqlite")
+def test_an_unexpected_error_shows_no_traceback_sql_or_path(app, client, auth, caplog):
+    def broken():
+        raise RuntimeError("SELECT password_hash FROM users WHERE 1 /work/secret/onemap.db")
+
+    app.add_url_rule("/api/v1/broken", "broken_api", broken)
+    app.add_url_rule("/broken", "broken_page", broken)
+    auth.login_as("manager")
+    for path in ("/api/v1/broken", "/broken"):
+        answer = client.get(path)
+        text = answer.get_data(as_text=True)
+        assert answer.status_code == 500
+        assert "SELECT" not in text and "Traceback" not in text and "/work/" not in text
+    assert client.get("/api/v1/broken").get_json()["error"] == "internal_error"
+    assert "SELECT password_hash" in caplog.text  # the operator sees it in the log
