@@ -56,9 +56,9 @@ def create_app(config: Config | None = None) -> Flask:
     )
 
     activity.init_app(app)
-    security.init_app(app)
     i18n.init_app(app)
     auth.init_app(app)
+    security.init_app(app)  # after auth: nobody's body is read before their login is checked
     errors.init_app(app)
     assets.init_app(app)
     for blueprint in (health.bp, planner.bp, api.bp, worker.bp, manager.bp, admin.bp, reports_api.bp, ogc.bp,

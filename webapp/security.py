@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import secrets
 
-from flask import g
+from flask import g, request
+
+from webapp.params import BadParameter
 
 # The tile servers of each ONEMAP_BASEMAP (webapp/mapview.py).
 TILE_HOSTS = {"osm": "https://tile.openstreetmap.org", "tianditu": "https://*.tianditu.gov.cn",
@@ -43,9 +45,26 @@ def policy(basemap: str, nonce: str) -> str:
     ])
 
 
+def reject_nul() -> None:
+    """400 for a NUL character in a parameter, a form field or a JSON body: no text of OneMap holds one,
+    and PostgreSQL refuses them in text, so it would otherwise surface as a 500."""
+    sources = [request.args]
+    if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        sources.append(request.form)  # the report part of a filing is JSON text: its \u0000 too
+    for source in sources:
+        for name, value in source.items(multi=True):
+            if "\x00" in value or "\\u0000" in value:
+                raise BadParameter(name, "contains a NUL character")
+    if request.mimetype == "application/json":
+        body = request.get_data()  # cached: the view reads the same bytes
+        if b"\x00" in body or b"\\u0000" in body:
+            raise BadParameter("body", "contains a NUL character (\\u0000)")
+
+
 def init_app(app) -> None:
     basemap = app.config["ONEMAP"].basemap
     app.jinja_env.globals["csp_nonce"] = csp_nonce
+    app.before_request(reject_nul)
 
     @app.after_request
     def _headers(response):
