@@ -255,12 +255,8 @@ def edit_site(
 ) -> Site:
     """Change a site's geometry, name, attributes (merged over the stored ones; null clears one) or a
     stage layer's status, based on ``data["base_version"]``."""
-    base = _base_version(data.get("base_version"))
-    comment = _comment(data.get("comment"))
     _only(data, ("base_version", "geometry", "name", "attributes", "status", "comment"))
-    uow.begin_write()
-    site = uow.sites.get(site_id)
-    _check_base(site, base, uow)
+    site, base, comment = _start(site_id, data, uow)
     layer = layers[site.layer_id]
     geometry, county = site.geometry, site.county
     if "geometry" in data:
@@ -288,6 +284,18 @@ def _same(a: Site, b: Site) -> bool:
         b.county,
         b.attributes,
     ) and round_coords(a.geometry, 6).equals_exact(round_coords(b.geometry, 6), 0)
+
+
+def _start(site_id: int, data: dict[str, Any], uow: UnitOfWork, *,
+           deleted: bool = False) -> tuple[Site, int, str | None]:
+    """What every change of a stored site begins with: its base version and comment read, the write
+    lock taken, the site read, and StaleVersion unless the base is current."""
+    base = _base_version(data.get("base_version"))
+    comment = _comment(data.get("comment"))
+    uow.begin_write()
+    site = uow.sites.get(site_id, deleted=deleted)
+    _check_base(site, base, uow)
+    return site, base, comment
 
 
 def _check_base(site: Site, base: int, uow: UnitOfWork) -> None:
@@ -349,11 +357,7 @@ def _json_version(v: dict[str, Any]) -> dict[str, Any]:
 
 def delete_site(site_id: int, data: dict[str, Any], *, uow: UnitOfWork, actor: str, now: datetime) -> int:
     """Delete a site, keeping its row, reports and versions; returns the version recording it."""
-    base = _base_version(data.get("base_version"))
-    comment = _comment(data.get("comment"))
-    uow.begin_write()
-    site = uow.sites.get(site_id)
-    _check_base(site, base, uow)
+    site, base, comment = _start(site_id, data, uow)
     version = uow.sites.delete(site_id, now, actor=actor, comment=comment, base_version=base)
     uow.audit.record(actor, "site.delete", f"site:{site_id}", {"from_version": base}, now)
     uow.commit()
@@ -371,11 +375,7 @@ def restore_version(
     now: datetime,
 ) -> Site:
     """Make a past version current again, as a new version; a deleted site comes back with it."""
-    base = _base_version(data.get("base_version"))
-    comment = _comment(data.get("comment"))
-    uow.begin_write()
-    site = uow.sites.get(site_id, deleted=True)
-    _check_base(site, base, uow)
+    site, base, comment = _start(site_id, data, uow, deleted=True)
     old = uow.versions.get(site_id, version)
     if old["deleted"]:
         raise InvalidInput(
@@ -419,11 +419,7 @@ def split_site(
 ) -> list[Site]:
     """Cut a polygon site in two (or more) along a drawn line: the site keeps the largest part, each other
     part becomes a new site with the same name (numbered), attributes and status."""
-    base = _base_version(data.get("base_version"))
-    comment = _comment(data.get("comment"))
-    uow.begin_write()
-    site = uow.sites.get(site_id)
-    _check_base(site, base, uow)
+    site, base, comment = _start(site_id, data, uow)
     if base_type(site.geometry) != "Polygon":
         raise InvalidInput(
             f"site {site_id} is a {site.geometry.geom_type}; only areas can be split", field="line"

@@ -1,6 +1,5 @@
 """geo.history: a layer's sites and statuses as they were at a past moment, on both backends."""
 
-import shutil
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -12,7 +11,6 @@ from geo import exports, history, planning
 from geo.layers import load_layers
 from geo.model import User
 from geo.queries import ViewQuery, features_in_view
-from geo.storage import open_store
 from tests.factories import ALL_PASS, add_report
 
 LAYERS = load_layers()
@@ -23,11 +21,8 @@ MANAGER = User(id=0, username="manager", role="manager")
 
 
 @pytest.fixture
-def store(tmp_path, _loaded_template, loaded_database_url):
-    shutil.copytree(_loaded_template, tmp_path / "instance")
-    store = open_store(loaded_database_url)
-    yield store
-    store.close()
+def store(loaded_store):
+    return loaded_store
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 Runs on both backends against a copy of the loaded Jinzhou instance.
 """
 
-import shutil
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,7 +14,6 @@ from geo import planning
 from geo.imports import import_sites
 from geo.layers import load_layers
 from geo.model import InvalidInput, NotFound, StaleVersion
-from geo.storage import open_store
 
 LAYERS = load_layers()
 ZONES, MINES, ROADS = LAYERS["sanitation_zones"], LAYERS["mines"], LAYERS["road_works"]
@@ -25,11 +23,8 @@ ATTRS = {"township": "芳山镇", "key_village": True}
 
 
 @pytest.fixture
-def store(tmp_path, _loaded_template, loaded_database_url):
-    shutil.copytree(_loaded_template, tmp_path / "instance")
-    store = open_store(loaded_database_url)
-    yield store
-    store.close()
+def store(loaded_store):
+    return loaded_store
 
 
 @pytest.fixture
