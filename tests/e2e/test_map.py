@@ -78,6 +78,11 @@ def test_planner_finds_heishan_overdue_villages_and_opens_one(live_server, page,
     assert popup.locator("h3").inner_text() == seeded.name
     assert popup.locator(".popup-unreviewed").inner_text() == "最近一次巡查待审核"
     page.wait_for_selector(".popup-note", timeout=5000)
+    # the reload that follows the move keeps the same popup open: one popup, never a second one fading
+    page.wait_for_function("() => document.querySelector('.folium-map').dataset.ready === 'true'")
+    assert page.locator(".leaflet-popup").count() == 1
+    detail = f"{live_server}/api/v1/sites/{seeded.id}"
+    assert [u for u in requests if u == detail] == [detail]  # asked once, not again by the reload
     assert page.locator(".popup-note").inner_text() == HOSTILE_NOTE
     assert page.evaluate("window.__xss") is None
     page.wait_for_selector(".popup-photo img", timeout=5000)

@@ -95,6 +95,24 @@
     return (layerDefs[layerId].byCode[status] || { color: "#607d8b" }).color;
   }
 
+  // The popup's site detail, kept for the one site last asked about: a popup rebuilt by a reload
+  // shows its note at once instead of asking the server again.
+  let lastDetail = { key: null, promise: null };
+  function siteDetail(feature) {
+    const key = `${feature.id}@${feature.properties.version}@${feature.properties.last_inspected_at}`;
+    if (lastDetail.key !== key) {
+      const promise = fetch(config.site + feature.id, { credentials: "same-origin" })
+        .then((r) => (r.ok ? r.json() : null))
+        .catch(() => null)
+        .then((site) => {
+          if (!site && lastDetail.key === key) lastDetail.key = null; // not kept: asked again next time
+          return site;
+        });
+      lastDetail = { key, promise };
+    }
+    return lastDetail.promise;
+  }
+
   function popupFor(layerId, feature) {
     const p = feature.properties;
     const status = layerDefs[layerId].byCode[p.status];
@@ -112,8 +130,7 @@
       el("a", { href: config.sitePage + feature.id, class: "popup-link" }, text.open_site));
     hooks.popup.forEach((add) => add(box, layerId, feature));
     if (p.last_inspected_at && !readForm().asOf) { // a past view: today's latest report is not the one then
-      fetch(config.site + feature.id, { credentials: "same-origin" })
-        .then((r) => (r.ok ? r.json() : null))
+      siteDetail(feature)
         .then((site) => {
           const latest = site && site.properties.latest_report;
           if (latest && latest.note) photo.before(el("p", { class: "popup-note" }, latest.note));
@@ -149,8 +166,11 @@
 
   function draw(layerId, collection) {
     const g = groups[layerId];
-    // A popup open on a site still in view stays open across the reload that follows every move.
+    // A popup open on a site still in view stays open across the reload that follows every move: the
+    // same popup moves to the redrawn site, so it neither blinks nor shows twice while an old one fades.
     const open = g.features.find((f) => f.leaflet && f.leaflet.isPopupOpen());
+    const popup = open && open.leaflet.getPopup();
+    if (open) open.leaflet.unbindPopup(); // unbound, removing the old layer does not close it
     g.cluster.clearLayers();
     g.shapes.clearLayers();
     g.features = collection.features;
@@ -170,11 +190,15 @@
       }
     });
     g.cluster.addLayers(markers);
-    const again = open && g.features.find((f) => f.id === open.id);
-    if (again && again.leaflet) {
-      if (again.geometry.type === "Point") g.cluster.zoomToShowLayer(again.leaflet, () => again.leaflet.openPopup());
-      else again.leaflet.openPopup();
+    if (!open) return;
+    const again = g.features.find((f) => f.id === open.id);
+    if (!again || !again.leaflet) {
+      map.closePopup(popup);
+      return;
     }
+    again.leaflet.bindPopup(popup);
+    popup.setContent(() => popupFor(layerId, again)); // the redrawn site's properties and planning actions
+    if (again.geometry.type === "Point") g.cluster.zoomToShowLayer(again.leaflet, () => again.leaflet.openPopup());
   }
 
   function updateLegend(state) {
