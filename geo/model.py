@@ -81,6 +81,13 @@ class StorageUnavailable(OneMapError):
     code = "storage_unavailable"
 
 
+class StorageFull(StorageUnavailable):
+    """The photo storage has no space left (HTTP 507): nothing was stored; the same request succeeds
+    once space is freed, so a phone keeps the report and sends it again."""
+
+    code = "storage_full"
+
+
 class LayerDefinitionError(OneMapError):
     """A layer file that cannot be used: names the file, the field and the problem."""
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
@@ -21,6 +22,7 @@ from geo.layers import load_layers
 from geo.storage import open_store
 from webapp import create_app
 from webapp.cli import init_instance
+from webapp.context import get_uow
 from webapp.settings import load_config
 
 PASSWORD = "correct horse 9"
@@ -235,3 +237,12 @@ class Auth:
 @pytest.fixture
 def auth(client):
     return Auth(client)
+
+
+@pytest.fixture
+def zone(app):
+    """A village zone assigned to `worker`."""
+    with app.app_context(), get_uow(write=True) as uow:
+        site = next(uow.sites.find(layer_id="sanitation_zones"))
+        services.assign_sites("worker", [site.id], uow=uow, actor="test", now=datetime.now(UTC))
+    return site

@@ -49,7 +49,10 @@ def derive_photos_later(report_ids: list[int]) -> None:
 
     def work():
         app.extensions["onemap.activity"].wait_quiet(deadline)  # acknowledgements first
-        with app.app_context(), get_uow() as uow:
-            inspections.derive_photos(report_ids, uow=uow, blobs=media, limits=limits)
+        try:
+            with app.app_context(), get_uow() as uow:
+                inspections.derive_photos(report_ids, uow=uow, blobs=media, limits=limits)
+        except Exception:  # a full disk, a storage outage: nobody awaits this job, so the log must hear
+            app.logger.exception("photo copies of reports %s not made (made when next asked for)", report_ids)
 
     app.extensions["onemap.photo_jobs"].submit(work)

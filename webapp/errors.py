@@ -14,6 +14,7 @@ from geo.model import (
     NotFound,
     OneMapError,
     PermissionDenied,
+    StorageFull,
     StorageUnavailable,
     TooLarge,
     UnsupportedMedia,
@@ -23,7 +24,7 @@ from webapp.i18n import t
 from webapp.params import BadParameter
 
 STATUS = {BadParameter: 400, InvalidInput: 422, NotFound: 404, Conflict: 409, PermissionDenied: 403,
-          UnsupportedMedia: 415, TooLarge: 413, StorageUnavailable: 503}
+          UnsupportedMedia: 415, TooLarge: 413, StorageFull: 507, StorageUnavailable: 503}
 
 
 def json_error(status: int, code: str, message: str, **extra):
@@ -32,8 +33,10 @@ def json_error(status: int, code: str, message: str, **extra):
 
 def _domain_error(exc: OneMapError):
     status = next((s for kind, s in STATUS.items() if isinstance(exc, kind)), 400)
-    if status >= 500:  # the server's trouble, not the client's: the operator must hear of it
-        current_app.logger.error("%s", exc.message)
+    message = exc.message
+    if status >= 500:  # the server's trouble, not the client's: the operator hears the details (paths,
+        current_app.logger.error("%s", exc.message)  # hosts); the user is told what happens next
+        message = t(f"error.{exc.code}", t("error.unexpected"))
     if is_machine_request():
         extra = {}
         if isinstance(exc, InvalidInput | BadParameter):
@@ -42,8 +45,8 @@ def _domain_error(exc: OneMapError):
                 extra["details"] = [getattr(d, "__dict__", d) for d in exc.details]
         if isinstance(exc, Conflict):
             extra.update(exc.extra)
-        return json_error(status, exc.code, exc.message, **extra)
-    return render_template("error.html", status=status, message=exc.message), status
+        return json_error(status, exc.code, message, **extra)
+    return render_template("error.html", status=status, message=message), status
 
 
 def _http_error(exc: HTTPException):

@@ -47,6 +47,13 @@ MESSAGES = {
     "error.unexpected": ("服务器出错，未能完成此操作；请稍后再试，或把出错时间告诉管理员。",
                          "Something went wrong on the server and this was not done; try again later, or "
                          "tell the administrator when it happened."),
+    "error.storage_unavailable": ("照片存储暂时不可用，本次提交未保存；手机会保留报告并稍后自动重发。",
+                                  "Photo storage is unavailable right now and nothing was stored; the phone "
+                                  "keeps the report and sends it again later."),
+    "error.storage_full": ("照片存储空间已满，本次提交未保存；手机会保留报告，"
+                           "请通知管理员清理空间，之后会自动重发。",
+                           "Photo storage is full and nothing was stored; the phone keeps the report and "
+                           "sends it again once the administrator frees space."),
     "map.as_of_note": ("正在查看 {day} 当日结束时的站点与状态（历史，不可编辑）。",
                        "Showing the sites and statuses as they were at the end of {day} "
                        "(history, read-only)."),

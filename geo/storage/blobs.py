@@ -4,13 +4,15 @@
 Keys are relative paths made by OneMap itself (never from user input), so a key
 cannot point outside the folder; ``path`` checks it anyway. Both backends write an
 object whole or not at all, raise NotFound for a missing key, and turn a storage
-that cannot be used (disk full, endpoint down, bucket missing, access denied) into
-StorageUnavailable, so a caller never sees an OSError or a botocore error.
+that cannot be used (endpoint down, bucket missing, access denied) into
+StorageUnavailable, and a full disk into StorageFull, so a caller never sees an
+OSError or a botocore error.
 """
 
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import os
 import re
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
-from geo.model import InvalidInput, NotFound, StorageUnavailable
+from geo.model import InvalidInput, NotFound, StorageFull, StorageUnavailable
 
 S3_EXTRA = "pip install 'onemap[s3]'"
 
@@ -31,8 +33,8 @@ def _local_errors(root: Path) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        raise StorageUnavailable(f"photo folder {root} (ONEMAP_MEDIA_URL) cannot be used: "
-                                 f"{exc.strerror or exc}") from exc
+        kind = StorageFull if exc.errno in (errno.ENOSPC, errno.EDQUOT) else StorageUnavailable
+        raise kind(f"photo folder {root} (ONEMAP_MEDIA_URL) cannot be used: {exc.strerror or exc}") from exc
 
 
 class LocalBlobs:

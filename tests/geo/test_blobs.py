@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from geo.model import InvalidInput, NotFound, StorageUnavailable
+from geo.model import InvalidInput, NotFound, StorageFull, StorageUnavailable
 from geo.storage.blobs import LocalBlobs, S3Blobs, open_blobs
 
 pytest_plugins = ["tests.s3"]
@@ -103,14 +103,14 @@ def _call(media, call: str):
 
 
 # ------------------------------------------------------------------ local folder failures
-def test_a_full_disk_is_storage_unavailable_and_leaves_no_partial_file(tmp_path):
+def test_a_full_disk_is_storage_full_and_leaves_no_partial_file(tmp_path):
     if not os.path.exists("/dev/full"):
         pytest.skip("needs /dev/full (Linux)")
     media = LocalBlobs(tmp_path / "media")
     (tmp_path / "media" / "photos").mkdir(parents=True)
     # the temporary file put writes first leads to /dev/full, whose every write fails with ENOSPC
     (tmp_path / "media" / "photos" / "a.jpg.partial").symlink_to("/dev/full")
-    with pytest.raises(StorageUnavailable, match="No space left on device"):
+    with pytest.raises(StorageFull, match="No space left on device"):
         media.put("photos/a.jpg", b"x" * 100_000)
     assert media.keys("photos") == [] and not media.exists("photos/a.jpg")
 

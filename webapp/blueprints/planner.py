@@ -12,7 +12,7 @@ from geo.exports import LOCAL_TIME
 from geo.model import NotFound
 from geo.storage.blobs import LocalBlobs
 from webapp.auth import role_required
-from webapp.context import blobs, get_uow, layers, now
+from webapp.context import blobs, derive_photos_later, get_uow, layers, now
 from webapp.i18n import current_language, label, t
 from webapp.mapview import map_parts
 
@@ -88,4 +88,6 @@ def photo(photo_id: int, kind: str):
         etag = hashlib.sha256(key.encode()).hexdigest()[:32]
         return send_file(media.open(key), mimetype="image/jpeg", max_age=86400, etag=etag)
     except NotFound:
+        # Not made yet, or its making failed (a full disk): asked for, it is made again.
+        derive_photos_later([row["report_id"]])
         raise NotFound(f"photo {photo_id} is not ready yet") from None
