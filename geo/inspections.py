@@ -195,15 +195,22 @@ def review_report(report_id: int, decision: str, comment: str, *, layers: dict[s
 def derive_photos(report_ids: list[int] | None, *, uow: UnitOfWork, blobs,
                   limits: photos.Limits = LIMITS) -> int:
     """Make the EXIF-free shown copy and thumbnail of photos that lack them; returns how many."""
-    made = 0
-    for row in uow.reports.photo_rows(report_ids):
-        if blobs.exists(row["display_key"]) and blobs.exists(row["thumbnail_key"]):
-            continue
+    return make_copies(missing_copies(report_ids, uow=uow, blobs=blobs), blobs=blobs, limits=limits)
+
+
+def missing_copies(report_ids: list[int] | None, *, uow: UnitOfWork, blobs) -> list[dict[str, Any]]:
+    """The photo rows (of these reports, or of all) whose shown copy or thumbnail is not stored."""
+    return [row for row in uow.reports.photo_rows(report_ids)
+            if not (blobs.exists(row["display_key"]) and blobs.exists(row["thumbnail_key"]))]
+
+
+def make_copies(rows: list[dict[str, Any]], *, blobs, limits: photos.Limits = LIMITS) -> int:
+    """Make the shown copy and thumbnail of each photo row; returns how many."""
+    for row in rows:
         display, thumbnail = photos.derive(blobs.read(row["original_key"]), limits)
         blobs.put(row["thumbnail_key"], thumbnail)
         blobs.put(row["display_key"], display)
-        made += 1
-    return made
+    return len(rows)
 
 
 def sweep_orphan_photos(*, uow: UnitOfWork, blobs, before: datetime | None = None) -> list[str]:

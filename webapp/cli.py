@@ -85,16 +85,16 @@ def init_instance(config: Config) -> tuple[Store, services.LoadResult]:
 
 def recover_photos(config: Config, store: Store, *, now: datetime | None = None) -> None:
     """Before serving: remove files of requests that died before their commit (those older than
-    ``inspections.ORPHAN_AGE``: other servers may be filing), finish derived copies."""
+    ``inspections.ORPHAN_AGE``: other servers may be filing). Missing copies are made once the server
+    listens (``context.catch_up_photos``): they may take minutes."""
     from geo import inspections
 
     media = config.open_media()
     with store.unit_of_work() as uow:
         orphans = inspections.sweep_orphan_photos(uow=uow, blobs=media,
                                                   before=(now or _now()) - inspections.ORPHAN_AGE)
-        made = inspections.derive_photos(None, uow=uow, blobs=media, limits=config.photo_limits())
-    if orphans or made:
-        click.echo(f"photos: {len(orphans)} unreferenced file(s) removed, {made} derived copy(ies) made")
+    if orphans:
+        click.echo(f"photos: {len(orphans)} unreferenced file(s) removed")
 
 
 _settings_help = "\n".join(f"  {s.name} (default {s.default}): {s.help}" for s in SETTINGS)
@@ -149,6 +149,7 @@ def _gunicorn(config: Config, host: str, port: int, workers: int, threads: int) 
         raise InvalidInput("--workers needs gunicorn: pip install 'onemap[production]'",
                            field="--workers") from None
     from webapp import create_app
+    from webapp.context import catch_up_photos
 
     click.echo(f"OneMap on http://{host}:{port}/  ({workers} gunicorn workers, instance {config.instance})")
 
@@ -164,6 +165,7 @@ def _gunicorn(config: Config, host: str, port: int, workers: int, threads: int) 
         def load(self):
             app = create_app(config=config)
             prepare_for_serving()
+            catch_up_photos(app)
             return app
 
     OneMapServer().run()
@@ -180,6 +182,7 @@ def serve(host: str, port: int, threads: int, workers: int | None):
     from waitress import serve as waitress_serve
 
     from webapp import create_app
+    from webapp.context import catch_up_photos
 
     config = load_config()
     store = open_store(config.database_url)
@@ -195,6 +198,7 @@ def serve(host: str, port: int, threads: int, workers: int | None):
         return
     app = create_app(config=config)
     prepare_for_serving()
+    catch_up_photos(app)
     click.echo(f"OneMap on http://{host}:{port}/  (instance {config.instance})")
     waitress_serve(app, host=host, port=port, threads=threads, ident="OneMap")
 

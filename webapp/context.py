@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import threading
 import time
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
@@ -56,3 +58,51 @@ def derive_photos_later(report_ids: list[int]) -> None:
             app.logger.exception("photo copies of reports %s not made (made when next asked for)", report_ids)
 
     app.extensions["onemap.photo_jobs"].submit(work)
+
+
+CATCH_UP_BATCH = 20  # copies made between two waits for a quiet moment ...
+CATCH_UP_WAIT = 1.0  # ... of at most this (s): under steady load, about a fifth of a core goes to them
+
+
+def catch_up_photos(app) -> threading.Thread:
+    """Make every copy still missing (a server killed before its photo thread caught up, a full disk), once
+    the server listens, a batch at a time between requests; returns the thread doing it.
+
+    Made before listening, they kept a server restarted under load from answering for as long as they
+    took (half a minute for 4,000 photos). One process of the instance does it (a lock file; a gunicorn
+    worker that finds it taken leaves the work to its sibling); a copy asked for meanwhile is made then.
+    A daemon thread, so that it never holds up a stopping server: a copy cut off is made next time.
+    """
+    from geo import inspections
+
+    media, limits = app.extensions["onemap.blobs"], app.extensions["onemap.photo_limits"]
+    activity = app.extensions["onemap.activity"]
+    lock_path = app.config["ONEMAP"].instance / "photo-copies.lock"
+
+    def work():
+        with lock_path.open("w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return
+            # nobody awaits this thread: the log hears of every failure, and the next start tries again
+            try:
+                with app.app_context(), get_uow() as uow:
+                    rows = inspections.missing_copies(None, uow=uow, blobs=media)
+            except Exception:
+                app.logger.exception("photos: cannot list the missing copies")
+                return
+            made = 0
+            for start in range(0, len(rows), CATCH_UP_BATCH):
+                activity.wait_quiet(time.monotonic() + CATCH_UP_WAIT)
+                batch = rows[start:start + CATCH_UP_BATCH]
+                try:
+                    made += inspections.make_copies(batch, blobs=media, limits=limits)
+                except Exception:  # a full disk, an unreadable original: the next batch may still do
+                    app.logger.exception("photos: copies of photos %s not made", [row["id"] for row in batch])
+            if rows:
+                app.logger.info("photos: %d of %d missing copy(ies) made", made, len(rows))
+
+    thread = threading.Thread(target=work, name="onemap-photo-catch-up", daemon=True)
+    thread.start()
+    return thread

@@ -44,6 +44,7 @@ def _serve(config, port: int, log: Path, *options: str) -> subprocess.Popen:
         except OSError:
             time.sleep(0.1)
     process.kill()
+    process.wait()
     raise AssertionError("server did not start: " + log.read_text())
 
 
@@ -149,18 +150,29 @@ def test_sigkill_during_uploads_loses_nothing_acknowledged(tmp_path, config):
     aged = time.time() - 3600
     for path in (instance / "media").rglob("*"):
         os.utime(path, (aged, aged))
-    server = _serve(config, _free_port(), log)  # the restart recovers photos before serving
+    server = _serve(config, _free_port(), log)  # the restart sweeps orphans, then makes missing copies
+    keys, files = wait_for_photo_files(config)
     server.terminate()
     server.wait(timeout=10)
 
     stored = {row[0] for row in _rows(config, "SELECT uuid FROM reports")}
     assert set(acknowledged) <= stored  # every acknowledged report survived
-    keys = {key for row in _rows(config, "SELECT original_key, display_key, thumbnail_key FROM photos")
-            for key in row}
-    media = instance / "media"
-    files = {str(p.relative_to(media)) for p in (media / "photos").rglob("*") if p.is_file()}
-    assert files == keys  # no orphan file, no photo row without its files
+    assert files == keys, log.read_text()  # no orphan file, no photo row without its files
     assert len([k for k in keys if ".original." in k]) == len(stored)
+
+
+def wait_for_photo_files(config, timeout: float = 120) -> tuple[set[str], set[str]]:
+    """(keys the photos table names, files in the photo folder), once they match or at ``timeout``: a
+    started server makes the missing copies after it listens."""
+    media = config.instance / "media"
+    deadline = time.monotonic() + timeout
+    while True:
+        keys = {key for row in _rows(config, "SELECT original_key, display_key, thumbnail_key FROM photos")
+                for key in row}
+        files = {str(p.relative_to(media)) for p in (media / "photos").rglob("*") if p.is_file()}
+        if files == keys or time.monotonic() > deadline:
+            return keys, files
+        time.sleep(0.2)
 
 
 def test_two_server_processes_store_concurrent_duplicates_once(tmp_path, config):

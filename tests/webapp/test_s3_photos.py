@@ -12,6 +12,7 @@ from PIL import Image
 
 from tests.webapp.test_reports_api import post, report, stored, token_for, wait_for_photo_jobs
 from webapp.cli import main, recover_photos
+from webapp.context import catch_up_photos
 
 pytest_plugins = ["tests.s3"]
 pytestmark = pytest.mark.backends("sqlite")  # the photo path is the same whatever the database
@@ -103,6 +104,8 @@ def test_serving_removes_objects_no_report_refers_to_and_makes_missing_copies(ap
     recover_photos(config, store)  # what `onemap serve` runs first: a fresh file may be another server's
     assert orphan in s3_server.objects(bucket)
     recover_photos(config, store, now=datetime.now(UTC) + timedelta(hours=1))  # a restart, later
+    assert set(s3_server.objects(bucket)) == set(kept) - {display}
+    catch_up_photos(app).join(timeout=30)  # what the server then does once it listens
     assert set(s3_server.objects(bucket)) == set(kept)
 
 
