@@ -1,8 +1,10 @@
 """Full-layer GeoJSON export (issue #5): OneMap's export path beside GDAL and GeoDataFrame.to_json().
 
-For each size (default 10,000 and 100,000 generated village zones) it builds an
-instance (the Jinzhou dataset plus the zones; ``--instances DIR`` keeps and reuses
-them), then exports the whole ``sanitation_zones`` layer as GeoJSON in five ways,
+For each size (default 10,000 and 100,000 generated village zones) and backend
+(``--backend``: SQLite, PostGIS or both) it builds an instance through
+``benchmarks/instances.py`` (the Jinzhou dataset plus the zones imported from a
+GeoPackage; ``--instances DIR`` keeps and reuses them), then exports the whole
+``sanitation_zones`` layer as GeoJSON in five ways,
 each run in a fresh Python process that reports its wall-clock and CPU time and its
 peak resident memory (``VmHWM``: interpreter and libraries included, so the memory
 just before the export starts is reported beside it):
@@ -21,7 +23,7 @@ turns in ``--repeat`` rounds; medians are reported. Goals: OneMap ≥ 3× faster
 GDAL's GeoJSON writer, and OneMap's peak memory ≤ 50 MB higher at 100,000 zones
 than at 10,000. Writes the "Export (issue #5)" section of RESULTS.md.
 
-    python benchmarks/bench_export.py [--sizes 10000 100000] [--repeat 3] [--instances DIR]
+    python benchmarks/bench_export.py [--sizes 10000 100000] [--repeat 3] [--backend both] [--instances DIR]
 """
 
 from __future__ import annotations
@@ -38,13 +40,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import backends
 import orjson
 import results
 import shapely
 
 SECTION = "export"
 LAYER = "sanitation_zones"
-MANAGER, PASSWORD = "bench-manager", "benchmark password 1"
 MODES = ("onemap-cli", "onemap-http", "gdal-rfc7946", "gdal", "to_json")
 ONEMAP_MODES = ("onemap-cli", "onemap-http")
 SPEED_GOAL, MEMORY_GOAL_MB = 3.0, 50.0
@@ -72,11 +74,11 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def child(mode: str, instance: Path, out: Path, source: Path | None) -> dict:
+def child(mode: str, instance: Path, database_url: str, out: Path, source: Path | None) -> dict:
     """One export in this (fresh) process: wall and CPU seconds, peak memory before and after, output size."""
     from webapp.settings import load_config
 
-    config = load_config(env={"ONEMAP_INSTANCE": str(instance)})
+    config = load_config(env={"ONEMAP_INSTANCE": str(instance), "ONEMAP_DATABASE_URL": database_url})
     if mode == "onemap-cli":
         from geo import exports
         from geo.layers import load_layers
@@ -118,8 +120,9 @@ def child(mode: str, instance: Path, out: Path, source: Path | None) -> dict:
             "before_mb": before, "peak_mb": _rss_mb(), "bytes": out.stat().st_size}
 
 
-def run_child(mode: str, instance: Path, out: Path, source: Path | None = None) -> dict:
-    command = [sys.executable, __file__, "--child", mode, "--instance", str(instance), "--output", str(out)]
+def run_child(mode: str, env: dict, out: Path, source: Path | None = None) -> dict:
+    command = [sys.executable, __file__, "--child", mode, "--instance", env["ONEMAP_INSTANCE"],
+               "--database-url", env["ONEMAP_DATABASE_URL"], "--output", str(out)]
     if source:
         command += ["--source", str(source)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -129,30 +132,16 @@ def run_child(mode: str, instance: Path, out: Path, source: Path | None = None) 
 
 
 # ------------------------------------------------------------------ instances
-def ensure_instance(folder: Path, n: int, seed: int) -> dict:
-    """An instance with ``n`` generated zones and a manager's token, built unless it is there already."""
-    if (folder / "bench-token").exists():
-        return json.loads((folder / "bench-built.json").read_text())
-    from bench_map import build_instance
-    from generate import generate_zones
+def ensure_instance(env: dict, n: int, seed: int, server) -> dict:
+    """The instance of ``env`` with ``n`` generated zones (built through benchmarks/instances.py, reused
+    while its recipe holds) and its manager's token in ``bench-token``, for the HTTP child."""
+    from instances import build
 
-    from geo import services
-    from geo.storage import open_store
-
-    folder.mkdir(parents=True, exist_ok=True)
-    say(f"building an instance with {n:,} zones in {folder}")
-    config, _, insert_s = build_instance(folder, list(generate_zones(n, seed=seed)))
-    store = open_store(config.database_url)
-    now = datetime.now(UTC)
-    with store.unit_of_work(write=True) as uow:
-        services.add_user(MANAGER, "manager", PASSWORD, uow=uow, actor="benchmark", now=now)
-    with store.unit_of_work(write=True) as uow:
-        token = services.issue_token(MANAGER, uow=uow, actor="benchmark", now=now)
-    store.close()
-    built = {"insert_s": insert_s, "db_mb": (folder / "onemap.db").stat().st_size / 1e6}
-    (folder / "bench-built.json").write_text(json.dumps(built))
-    (folder / "bench-token").write_text(token)
-    return built
+    folder = Path(env["ONEMAP_INSTANCE"])
+    say(f"instance with {n:,} zones in {folder}")
+    built = build(backends.onemap_env(env), n, seed=seed)
+    (folder / "bench-token").write_text(built["tokens"]["manager"])
+    return {"insert_s": built["import_s"], "db_mb": backends.size_mb(env, server)}
 
 
 def check_output(path: Path, n: int) -> dict:
@@ -166,13 +155,13 @@ def check_output(path: Path, n: int) -> dict:
             and all(r.is_ccw for r in rings)}
 
 
-def measure(n: int, instance: Path, work: Path, repeat: int) -> dict:
+def measure(n: int, env: dict, work: Path, repeat: int) -> dict:
     runs: dict[str, list[dict]] = {mode: [] for mode in MODES}
     source = work / f"onemap-{n}.geojson"
     for k in range(repeat):
         for mode in MODES:  # modes take turns, so a busy spell of the machine hits them alike
             out = source if mode == "onemap-cli" else work / f"{mode}-{n}.geojson"
-            runs[mode].append(run_child(mode, instance, out, None if mode in ONEMAP_MODES else source))
+            runs[mode].append(run_child(mode, env, out, None if mode in ONEMAP_MODES else source))
             say(f"{n:,} zones, round {k + 1}/{repeat}, {mode}: {runs[mode][-1]['seconds']:.2f} s, "
                 f"peak {runs[mode][-1]['peak_mb']:.0f} MB")
     checked = check_output(work / f"onemap-http-{n}.geojson", n) | {"cli": check_output(source, n)["ok"]}
@@ -187,7 +176,6 @@ def measure(n: int, instance: Path, work: Path, repeat: int) -> dict:
 
 # ------------------------------------------------------------------ report
 def section(r: dict) -> str:
-    sizes = r["sizes"]
     lines = [
         "## Export (issue #5)", "",
         "Goal from the issue: a full-layer GeoJSON export through OneMap's export path at least 3× faster "
@@ -199,15 +187,33 @@ def section(r: dict) -> str:
         "shared, and other tenants' load stretches wall-clock times unevenly.", "",
         results.machine_table(r["machine"]), "",
         "Data: the shipped Jinzhou dataset plus generated village zones (`benchmarks/generate.py`: ~41 "
-        "vertices each), the whole `sanitation_zones` layer exported (110 shipped zones more than the "
-        "generated count). Memory is the exporting process's peak resident set (`VmHWM` from "
-        "`/proc/self/status`; not `ru_maxrss`, which in a child process starts at its parent's peak), "
-        "interpreter and libraries included; *before* is the peak just before the export started (for "
-        "the baselines: with the GeoDataFrame already in memory).", "",
-        "| zones | way | seconds | × GDAL (RFC 7946) time | CPU seconds | × GDAL CPU | peak MB | before MB "
-        "| file MB |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "vertices each, imported from a GeoPackage by `benchmarks/instances.py`), the whole "
+        "`sanitation_zones` layer exported (110 shipped zones more than the generated count). The peers "
+        "read OneMap's own output, so they write the same features and properties on either backend. "
+        "Memory is the exporting process's peak resident set (`VmHWM` from `/proc/self/status`; not "
+        "`ru_maxrss`, which in a child process starts at its parent's peak), interpreter and libraries "
+        "included; *before* is the peak just before the export started (for the baselines: with the "
+        "GeoDataFrame already in memory).", "",
     ]
+    for backend, sizes in r["runs"].items():
+        lines += _backend_lines(backends.LABELS[backend], sizes)
+    lines += ["How OneMap gets there: lean site rows (no display forms, attributes as JSON text) are read in "
+              "batches of 1,000 (`SiteRepo.export_batches`, streamed); each batch's WKB is decoded and "
+              "oriented by shapely's vectorised functions and turned into shapely's ragged coordinate "
+              "arrays, whose slices orjson writes straight into each Feature together with its properties "
+              "(GEOS's own GeoJSON writer took about half the time before). The body is a generator, so "
+              "only one batch is in memory at a time.", ""]
+    built = [f"{backends.LABELS[b]} {s['n']:,} zones imported in {s['built']['insert_s']:.0f} s, "
+             f"database {s['built']['db_mb']:.0f} MB" for b, sizes in r["runs"].items() for s in sizes]
+    lines.append(f"Instances: {'; '.join(built)}.")
+    return "\n".join(lines)
+
+
+def _backend_lines(label: str, sizes: list[dict]) -> list[str]:
+    lines = [f"### OneMap on {label}", "",
+             "| zones | way | seconds | × GDAL (RFC 7946) time | CPU seconds | × GDAL CPU | peak MB "
+             "| before MB | file MB |",
+             "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for size in sizes:
         gdal, gdal_cpu = size["gdal-rfc7946"]["seconds"], size["gdal-rfc7946"]["cpu_seconds"]
         for mode in MODES:
@@ -216,7 +222,7 @@ def section(r: dict) -> str:
                          f"{row['seconds'] / gdal:.2f} | {row['cpu_seconds']:.2f} | "
                          f"{row['cpu_seconds'] / gdal_cpu:.2f} | {row['peak_mb']:.0f} | "
                          f"{row['before_mb']:.0f} | {row['bytes'] / 1e6:.1f} |")
-    lines += ["", "### Verdict", ""]
+    lines += ["", f"Verdict on {label}:", ""]
     for size in sizes:
         gdal = size["gdal-rfc7946"]["seconds"]
         for mode in ONEMAP_MODES:
@@ -243,16 +249,7 @@ def section(r: dict) -> str:
               + "; ".join(f"{s['n']:,} zones: {s['check']['features']:,} features, no `crs`: "
                           f"{not s['check']['crs_member']}, sampled exterior rings counter-clockwise: "
                           f"{s['check']['ccw']}, CLI file as well: {s['check']['cli']}" for s in sizes), ""]
-    lines += ["How OneMap gets there: lean site rows (no display forms, attributes as JSON text) are read in "
-              "batches of 1,000 (`SiteRepo.export_batches`, streamed); each batch's WKB is decoded and "
-              "oriented by shapely's vectorised functions and turned into shapely's ragged coordinate "
-              "arrays, whose slices orjson writes straight into each Feature together with its properties "
-              "(GEOS's own GeoJSON writer took about half the time before). The body is a generator, so "
-              "only one batch is in memory at a time.", ""]
-    built = [f"{s['n']:,} zones inserted in {s['built']['insert_s']:.0f} s, "
-             f"database {s['built']['db_mb']:.0f} MB" for s in sizes]
-    lines.append(f"Instances: {'; '.join(built)}.")
-    return "\n".join(lines)
+    return lines
 
 
 LABELS = {"onemap-cli": "OneMap, `onemap export` path (to a file)",
@@ -267,12 +264,14 @@ def _verdict(ok: bool) -> str:
 
 
 def passed(r: dict) -> bool:
-    sizes = r["sizes"]
-    fast = all(s["gdal-rfc7946"]["seconds"] / s[m]["seconds"] >= SPEED_GOAL
-               for s in sizes for m in ONEMAP_MODES)
-    flat = len(sizes) < 2 or all(sizes[-1][m]["peak_mb"] - sizes[0][m]["peak_mb"] <= MEMORY_GOAL_MB
-                                 for m in ONEMAP_MODES)
-    return fast and flat and all(s["check"]["ok"] and s["check"]["cli"] for s in sizes)
+    def backend_passed(sizes: list[dict]) -> bool:
+        fast = all(s["gdal-rfc7946"]["seconds"] / s[m]["seconds"] >= SPEED_GOAL
+                   for s in sizes for m in ONEMAP_MODES)
+        flat = len(sizes) < 2 or all(sizes[-1][m]["peak_mb"] - sizes[0][m]["peak_mb"] <= MEMORY_GOAL_MB
+                                     for m in ONEMAP_MODES)
+        return fast and flat and all(s["check"]["ok"] and s["check"]["cli"] for s in sizes)
+
+    return all(backend_passed(sizes) for sizes in r["runs"].values())
 
 
 def say(message: str) -> None:
@@ -283,28 +282,39 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Full-layer GeoJSON export (issue #5).")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--repeat", type=int, default=3, help="rounds of every mode (median reported)")
-    parser.add_argument("--instances", type=Path, help="build instances here and keep them for the next run")
+    parser.add_argument("--instances", type=Path,
+                        help="build instances here and keep them (and PostGIS databases) for the next run")
+    backends.add_arguments(parser)
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("RESULTS.md"))
     parser.add_argument("--seed", type=int, default=20240603)
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--instance", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", help=argparse.SUPPRESS)
     parser.add_argument("--output", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--source", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(child(args.child, args.instance, args.output, args.source)))
+        print(json.dumps(child(args.child, args.instance, args.database_url, args.output, args.source)))
         return 0
     started = time.perf_counter()
-    r: dict = {"machine": results.machine(), "repeat": args.repeat, "sizes": []}
+    names = backends.chosen(args)
+    server = backends.PostgisServer(args.postgres) if "postgis" in names else None
+    r: dict = {"machine": results.machine(), "repeat": args.repeat, "runs": {name: [] for name in names}}
     home = args.instances or Path(tempfile.mkdtemp(prefix="onemap-bench-export-"))
     work = Path(tempfile.mkdtemp(prefix="onemap-bench-export-out-"))
     try:
-        for n in sorted(args.sizes):
-            instance = home / f"zones-{n}"
-            built = ensure_instance(instance, n, args.seed)
-            r["sizes"].append(measure(n, instance, work, args.repeat) | {"built": built})
+        for name in names:
+            for n in sorted(args.sizes):
+                folder = home / f"{name}-zones-{n}"
+                with backends.instance_env(name, folder, server, "export", keep=bool(args.instances)) as env:
+                    if env["database"]:
+                        r["machine"] |= server.describe(env["database"])
+                    built = ensure_instance(env, n, args.seed, server)
+                    r["runs"][name].append(measure(n, env, work, args.repeat) | {"built": built})
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if server:
+            server.close()
         if not args.instances:
             shutil.rmtree(home, ignore_errors=True)
     r["wall_s"] = time.perf_counter() - started
