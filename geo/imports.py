@@ -59,6 +59,24 @@ def _text(properties: dict[str, Any], *names: str) -> str | None:
     return None
 
 
+# Lengths of a site's text columns (geo/storage/schema.py): PostgreSQL refuses longer text where SQLite
+# would store it, and stores no NUL in text at all (a CSV can carry one; GDAL cuts strings at it).
+_MAX_LENGTH = {"name": 300, "ref": 200, "county": 12}
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return isinstance(value, str) and "\x00" in value
+
+
+def _text_problems(values: dict[str, Any]) -> list[str]:
+    """What keeps these texts of a feature from being stored the same on every backend."""
+    problems = [f"{field}: contains a NUL character" for field, value in values.items() if _has_nul(value)]
+    return problems + [f"{field}: at most {limit} characters, not {len(values[field]):,}"
+                       for field, limit in _MAX_LENGTH.items() if len(values.get(field) or "") > limit]
+
+
 def prepare_sites(layer: LayerDef, candidates: Iterable[Candidate], locate: CountyLocator) -> Prepared:
     """Turn read features into Sites for ``layer``, rejecting each that breaks its rules."""
     out = Prepared()
@@ -77,11 +95,14 @@ def prepare_sites(layer: LayerDef, candidates: Iterable[Candidate], locate: Coun
             problems.append(f"status: {status!r} is not one of {', '.join(sorted(allowed))}")
         attributes, attribute_problems = clean_attributes(layer, props)
         problems += attribute_problems
+        county, ref = _text(props, "county"), _text(props, "ref")
+        # Refused here, with the feature named, rather than failing the whole import on one backend.
+        problems += _text_problems({"name": name, "status": given, "county": county, "ref": ref,
+                                    **attributes})
         if problems:
             out.rejections.append(Rejection(candidate.index, "; ".join(problems)))
             continue
-        county = _text(props, "county") or locate.code_for(candidate.geometry)
-        ref = _text(props, "ref")
+        county = county or locate.code_for(candidate.geometry)
         out.sites.append(Site(None, layer.id, name, candidate.geometry, status, county, ref, attributes))
         out.indexes.append(candidate.index)
         out.status_given.append(given is not None)

@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from PIL import Image, ImageOps
 
@@ -29,6 +29,8 @@ from geo.model import InvalidInput, TooLarge, UnsupportedMedia
 # Phones used in Jinzhou write local time without an offset: when EXIF records
 # no offset, the time taken is read as China Standard Time (UTC+8, no DST).
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
+# Times a photo can have been taken (UTC years, end excluded); outside them its time is unknown.
+PLAUSIBLE_YEARS = (1970, 2100)
 
 # Pillow's name for what it opened -> ours. Phones often write MPO (a JPEG with
 # extra frames appended, e.g. depth maps); its first frame is an ordinary JPEG.
@@ -278,6 +280,18 @@ def _degrees(dms: object, ref: object, hemispheres: str, bound: float) -> float 
     return -value if letter == hemispheres[1] else value
 
 
+def plausible_time(when: datetime) -> datetime | None:
+    """``when`` (aware) if a camera clock could have shown it, else None: a clock never set or broken.
+
+    Year 1 or 9999 would also fail to convert to UTC when stored (a 500 instead of a report).
+    """
+    try:
+        year = when.astimezone(UTC).year
+    except OverflowError:
+        return None
+    return when if PLAUSIBLE_YEARS[0] <= year < PLAUSIBLE_YEARS[1] else None
+
+
 def _taken_at(exif: Image.Exif) -> datetime | None:
     """DateTimeOriginal (else DateTime) with its recorded offset, else China Standard Time."""
     sub = exif.get_ifd(_EXIF_IFD)
@@ -291,5 +305,6 @@ def _taken_at(exif: Image.Exif) -> datetime | None:
             zone = datetime.strptime(str(offset).strip("\0 "), "%z").tzinfo
         except ValueError:
             zone = None
-        return when.replace(tzinfo=zone or CHINA_STANDARD_TIME)
+        if (taken := plausible_time(when.replace(tzinfo=zone or CHINA_STANDARD_TIME))) is not None:
+            return taken
     return None

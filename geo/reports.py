@@ -11,18 +11,20 @@ import hashlib
 import math
 import uuid as uuidlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
 from geo.model import InvalidInput, LayerDef
+from geo.photos import plausible_time
 
 ANSWERS = ("pass", "fail", "na")
 MAX_NOTE = 5000
 MAX_COMMENT = 1000
 MAX_PHOTOS = 10
 CLOCK_SKEW = timedelta(minutes=10)  # a phone clock may run a little fast; beyond that, refuse
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # no report of OneMap was observed before this
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,9 @@ def _observed_at(given: Any, now: datetime) -> datetime:
                            field="observed_at")
     if moment > now + CLOCK_SKEW:
         raise InvalidInput("observed_at: lies in the future", field="observed_at")
+    if moment < EARLIEST:  # a phone clock never set; year 1 would not even convert to UTC for storing
+        raise InvalidInput(f"observed_at: before {EARLIEST.year}; check the phone's clock",
+                           field="observed_at")
     return moment
 
 
@@ -155,7 +160,8 @@ def _photo_meta(given: Any, photos: int) -> list[dict | None]:
             except ValueError:
                 raise InvalidInput(f"photo_meta.{index}.taken_at: not an ISO 8601 time",
                                    field=f"photo_meta.{index}.taken_at") from None
-            entry["taken_at"] = taken.isoformat() if taken.tzinfo else None
+            known = plausible_time(taken) if taken.tzinfo else None  # naive, or a clock never set: unknown
+            entry["taken_at"] = known.isoformat() if known else None
         out.append(entry or None)
     return out
 

@@ -311,14 +311,16 @@ def _echo_plan(plan: imports.ImportPlan) -> None:
                f"{len(plan.unchanged)} unchanged, {len(plan.rejections)} rejected")
     for note in plan.notes:
         click.echo(f"note: {note}")
+    # Names and refs come from the file: as JSON text, so their control characters (an ESC sequence)
+    # are printed escaped instead of reaching the terminal.
     for addition in plan.additions:
-        click.echo(f"add feature {addition.index}: {addition.site.name}"
-                   + (f" (ref {addition.site.ref})" if addition.site.ref else ""))
+        click.echo(f"add feature {addition.index}: {_shown(addition.site.name)}"
+                   + (f" (ref {_shown(addition.site.ref)})" if addition.site.ref else ""))
     for update in plan.updates:
         changes = [f"{c.field} {_shown(c.before)} → {_shown(c.after)}" for c in update.changes]
         if update.geometry_changed:
             changes.append("geometry changed")
-        click.echo(f"update feature {update.index} (ref {update.site.ref}, site {update.site.id}): "
+        click.echo(f"update feature {update.index} (ref {_shown(update.site.ref)}, site {update.site.id}): "
                    + "; ".join(changes))
 
 

@@ -154,9 +154,15 @@ def _shapefile_in_zip(path: Path) -> str:
     """The GDAL path of the Shapefile inside a zip, in whatever folder; a clear reason when there is none."""
     try:
         with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
+            members = archive.infolist()
     except (zipfile.BadZipFile, OSError) as exc:
         raise UnreadableFile(path.name, "not a zip archive") from exc
+    unsafe = next((m.filename for m in members if _unsafe_member(m)), None)
+    if unsafe is not None:
+        raise UnreadableFile(
+            path.name, f"unsafe entry {unsafe!r} in the zip archive (a link, or a path leading out of it)"
+        )
+    names = [m.filename for m in members]
     # macOS adds __MACOSX/._name.shp resource forks, which are not Shapefiles.
     shapefiles = [
         n for n in names if n.lower().endswith(".shp") and "__MACOSX/" not in n and "/._" not in f"/{n}"
@@ -168,6 +174,17 @@ def _shapefile_in_zip(path: Path) -> str:
             path.name, f"{len(shapefiles)} Shapefiles ({', '.join(shapefiles)}); keep only the one to import"
         )
     return f"/vsizip/{path}/{shapefiles[0]}"
+
+
+def _unsafe_member(member: zipfile.ZipInfo) -> bool:
+    """A symbolic link, or a name leading out of the archive (absolute, a drive, a `..` part: "zip slip").
+
+    Nothing is extracted, but GDAL resolves `..` in the /vsizip/ path it is given, so such a name
+    would have it open a file outside the uploaded archive.
+    """
+    parts = member.filename.replace("\\", "/").split("/")
+    link = (member.external_attr >> 16) & 0o170000 == 0o120000
+    return link or parts[0] == "" or ":" in parts[0] or ".." in parts
 
 
 def _read_layer(source: str, layer: str, notes: list[str]) -> gpd.GeoDataFrame:

@@ -9,6 +9,7 @@ formats are built as a GeoDataFrame first and handed to GDAL through pyogrio.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -26,6 +27,11 @@ from geo.io.geojson import dumps, iter_feature_collection
 
 WGS84 = "EPSG:4326"
 _INT32 = np.iinfo(np.int32)
+# A spreadsheet opening a CSV runs a cell that starts with one of these as a formula (OWASP "CSV
+# injection": =HYPERLINK(…) or =cmd|… in an imported attribute or a worker's note would run on the
+# manager's machine). XLSX needs nothing: GDAL writes text as string cells, which are never evaluated.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 def write_features(features: Iterable[dict], path: str | Path, fmt: str) -> None:
@@ -97,7 +103,7 @@ def _write_frame(frame: gpd.GeoDataFrame, path: Path, spec: Format) -> None:
     elif spec.id == "csv":
         # GDAL writes the geometry as a first column "WKT"; a BOM lets Excel see UTF-8 Chinese text.
         pyogrio.write_dataframe(
-            _with_lonlat(frame),
+            _inert_text(_with_lonlat(frame)),
             path,
             layer=layer,
             driver=spec.driver,
@@ -110,6 +116,28 @@ def _write_frame(frame: gpd.GeoDataFrame, path: Path, spec: Format) -> None:
         pyogrio.write_dataframe(table, path, layer=layer, driver=spec.driver)
     else:  # a writable format without a writer here is a programming error
         raise AssertionError(f"no writer for {spec.id}")
+
+
+def neutralise_formula(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula, with a leading apostrophe (shown as text); else as it is.
+
+    A plain number such as "-12.5" is left alone: a spreadsheet reads it as that number, nothing runs.
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def _inert_text(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The frame with every text cell passed through ``neutralise_formula``."""
+    text = [name for name, dtype in frame.dtypes.items() if name != frame.geometry.name
+            and (pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype))]
+    if not text:
+        return frame
+    frame = frame.copy()
+    for name in text:
+        frame[name] = frame[name].map(neutralise_formula)
+    return frame
 
 
 def _with_lonlat(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 
 import orjson
-from flask import Blueprint, request, url_for
+from flask import Blueprint, current_app, request, url_for
 from flask_login import current_user
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from geo import access, inspections
 from geo.model import InvalidInput, UnsupportedMedia
 from webapp import params
 from webapp.auth import role_required
 from webapp.context import blobs, derive_photos_later, get_uow, layers, now, photo_limits
+from webapp.errors import json_error
 
 bp = Blueprint("reports_api", __name__, url_prefix="/api/v1")
 
@@ -40,15 +42,31 @@ def report_json(report: dict) -> dict:
 def _payload() -> dict:
     if not request.mimetype == "multipart/form-data":
         raise UnsupportedMedia("send multipart/form-data with a part `report` (JSON) and parts `photos`")
-    part = request.form.get("report")
-    if part is None and "report" in request.files:
-        part = request.files["report"].read().decode("utf-8", "replace")
-    if part is None:
+    if not request.mimetype_params.get("boundary"):
+        raise params.BadParameter("body", "the multipart/form-data Content-Type has no boundary parameter")
+    parts = request.form.getlist("report")
+    parts += [f.read().decode("utf-8", "replace") for f in request.files.getlist("report")]
+    if not parts:
         raise params.BadParameter("report", "the multipart part `report` (JSON) is missing")
+    if len(parts) > 1:  # which one would be the report? Refused rather than guessed
+        raise params.BadParameter("report", f"sent {len(parts)} times; send one part `report`")
+    (part,) = parts
+    # A `report` sent as a file part is not a form field, which the app-wide NUL check covers.
+    if "\x00" in part or "\\u0000" in part:
+        raise params.BadParameter("report", "contains a NUL character")
     try:
         return orjson.loads(part)
     except orjson.JSONDecodeError as exc:
         raise params.BadParameter("report", f"is not valid JSON ({exc})") from None
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(_exc):
+    # Raised while Werkzeug parses the body; its own message does not say which limit was passed.
+    limit = current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+    return json_error(413, "too_large", f"the request is over its limits: at most {limit} MB in all, "
+                                        f"{request.max_form_parts} multipart parts, and "
+                                        f"{request.max_form_memory_size // 1000} KB in a text part")
 
 
 @bp.post("/sites/<int:site_id>/reports")
