@@ -69,7 +69,8 @@ def features_in_view(layer: LayerDef, query: ViewQuery, *, uow: UnitOfWork, user
     level (a pixel or two off at most), or simplified here for very close zooms, for no
     zoom (full detail) and for the GCJ-02 shift. Properties are only what the map
     draws; statuses are the effective ones (cadence applied). At most
-    MAX_VIEW_FEATURES, with ``truncated`` saying so.
+    MAX_VIEW_FEATURES, with ``truncated`` saying so (and ``numberMatched`` only when it is not:
+    the sites beyond the cap are not read).
     """
     if query.as_of is not None:  # past versions have no stored display forms: simplified here
         level = None
@@ -78,20 +79,22 @@ def features_in_view(layer: LayerDef, query: ViewQuery, *, uow: UnitOfWork, user
         statuses = [row.status for row in rows]
     else:
         level = None if query.display_crs else display_level(query.zoom)
+        # One more than the map draws tells it that the view holds more (a status filter needs every row)
         rows = uow.sites.view_rows(layer.id, bbox=query.bbox, county=query.county, q=query.q,
-                                   ids=own_site_ids(user, uow), level=level)
+                                   ids=own_site_ids(user, uow), level=level,
+                                   limit=None if query.status else MAX_VIEW_FEATURES + 1)
         statuses = [effective_status(layer, r.status, r.last_inspected_at, r.last_result, now) for r in rows]
     if query.status:
         kept = [(r, s) for r, s in zip(rows, statuses, strict=True) if s in query.status]
         rows, statuses = [r for r, _ in kept], [s for _, s in kept]
-    matched = len(rows)
+    truncated = len(rows) > MAX_VIEW_FEATURES
     rows, statuses = rows[:MAX_VIEW_FEATURES], statuses[:MAX_VIEW_FEATURES]
     if level is not None:
         texts = [row.display.encode() for row in rows]
     else:
         texts = _geojson_texts(shapely.from_wkb([row.geom for row in rows]), query)
-    members = dumps({"layer": layer.id, "numberMatched": matched, "numberReturned": len(rows),
-                     "truncated": matched > len(rows),
+    members = dumps({"layer": layer.id, **({} if truncated else {"numberMatched": len(rows)}),
+                     "numberReturned": len(rows), "truncated": truncated,
                      **({"as_of": query.as_of.isoformat()} if query.as_of else {})})
     features = b",".join(
         b'{"type":"Feature","id":%d,"geometry":%s,"properties":%s}' % (row.id, text, dumps({

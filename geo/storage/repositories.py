@@ -282,6 +282,7 @@ class SiteRepo(_Repo):
         ids: Iterable[int] | None = None,
         level: int | None = None,
         with_attributes: bool = False,
+        limit: int | None = None,
     ) -> list[Any]:
         """What a map view or a summary needs, lean: rows of VIEW_COLUMNS, in id order.
 
@@ -290,6 +291,8 @@ class SiteRepo(_Repo):
         whose box crosses the view's edge. With ``level``, each row also carries
         ``display``: its stored GeoJSON for that zoom level, and ``geom`` is None
         unless the exact box test needs it (SQLite), so PostGIS sends no WKB.
+        With ``limit``, at most that many rows: reading stops there, so a view
+        holding far more sites than the map draws costs no more than the ones drawn.
         """
         s = t.sites.c
         columns = [s[name] for name in self.VIEW_COLUMNS]
@@ -310,8 +313,20 @@ class SiteRepo(_Repo):
             query = query.where(s.name.contains(q, autoescape=True))
         if ids is not None:
             query = query.where(s.id.in_(list(ids)))
-        rows = self.c.execute(query).all()
-        return rows if bbox is None else self._really_in(rows, bbox)
+        if limit is None:
+            rows = self.c.execute(query).all()
+            return rows if bbox is None else self._really_in(rows, bbox)
+        if bbox is None or self.store.bbox_is_exact:
+            return self.c.execute(query.limit(limit)).all()
+        # The exact test drops some candidates: read them in batches until enough are really in.
+        kept: list[Any] = []
+        result = self.c.execute(query)
+        try:
+            while len(kept) < limit and (batch := result.fetchmany(1000)):
+                kept += self._really_in(batch, bbox)
+        finally:
+            result.close()
+        return kept[:limit]
 
     def _really_in(self, rows: list, bbox) -> list:
         """The rows (with minx … maxy and geom) whose geometry meets ``bbox``, in order.

@@ -172,3 +172,20 @@ def test_zoomed_out_views_serve_the_stored_form_and_close_views_exact_detail(app
     everything = planner.get(f"{ZONES}?bbox={HEISHAN}").get_json()["features"]
     full = next(f for f in everything if f["id"] == zone.id)
     assert shape(full["geometry"]).equals_exact(zone.geometry, 1e-9)  # no zoom: every vertex
+
+
+@pytest.mark.parametrize("west", [(121.8, 41.4, 122.6, 42.2), (121.8, 41.4, 122.0, 42.2)])
+def test_a_view_holding_more_than_the_map_draws_sends_the_first_and_says_so(planner, monkeypatch, west):
+    """Only what the map draws is read: the first sites in id order that really meet the view, whatever
+    the index returned around them (the second box cuts through zones, so some candidates drop out)."""
+    bbox = ",".join(map(str, west))
+    whole = [f["id"] for f in planner.get(f"{ZONES}?bbox={bbox}").get_json()["features"]]
+    cap = len(whole) // 2
+    assert cap >= 2
+    monkeypatch.setattr("geo.queries.MAX_VIEW_FEATURES", cap)
+    cut = planner.get(f"{ZONES}?bbox={bbox}&zoom=10").get_json()
+    assert cut["truncated"] is True and "numberMatched" not in cut and cut["numberReturned"] == cap
+    assert [f["id"] for f in cut["features"]] == whole[:cap]
+    monkeypatch.setattr("geo.queries.MAX_VIEW_FEATURES", len(whole))
+    fits = planner.get(f"{ZONES}?bbox={bbox}&zoom=10").get_json()
+    assert fits["truncated"] is False and fits["numberMatched"] == fits["numberReturned"] == len(whole)
