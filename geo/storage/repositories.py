@@ -739,6 +739,46 @@ class ReportRepo(_Repo):
                   dict(last_report_id=None, last_inspected_at=None, last_result=None, last_review=None))
         self.c.execute(t.sites.update().where(t.sites.c.id == site_id).values(**values))
 
+    def recompute_latest(self, failed_answer: str, layer_id: str | None = None) -> int:
+        """``refresh_latest`` for every site (of ``layer_id``) in one UPDATE; returns how many sites changed.
+
+        A site's result is "fail" when any checklist answer of its newest counting report is
+        ``failed_answer`` (``geo.status.report_result`` says so in Python), else "pass". Each site finds
+        that report by an index probe (``ix_reports_site_observed``), and only sites whose columns change
+        are written. On PostgreSQL the reports table is locked against writers first (SHARE): the UPDATE
+        then reads every committed report, and a filing's ``note_filed`` waits instead of being overwritten
+        by an older report; SQLite has one writer anyway.
+        """
+        s = t.sites.c
+        postgres = self.c.dialect.name == "postgresql"
+        if postgres:
+            self.c.execute(sa.text("LOCK TABLE reports IN SHARE MODE"))
+        site, other = t.sites.alias("site"), t.reports.alias("other").c
+        newest = (sa.select(other.id, other.observed_at, other.checklist, other.review_status)
+                  .where(other.site_id == site.c.id, other.review_status != "rejected")
+                  .order_by(other.observed_at.desc(), other.id.desc()).limit(1))
+        if postgres:  # LATERAL: the planner probes the index per site instead of hashing every report
+            found = newest.lateral("found")
+            sites_and_reports, r = site.outerjoin(found, sa.true()), found.c
+        else:  # no LATERAL in SQLite: the same probe as a correlated subquery, then the report by its id
+            newest_id = newest.with_only_columns(other.id).correlate(site).scalar_subquery()
+            sites_and_reports, r = site.outerjoin(t.reports, t.reports.c.id == newest_id), t.reports.c
+        answers = (sa.func.json_each_text(r.checklist) if postgres else sa.func.json_each(r.checklist)
+                   ).table_valued("value")
+        failed = sa.exists().select_from(answers).where(answers.c.value == failed_answer)
+        latest = (sa.select(site.c.id.label("site_id"), r.id, r.observed_at, r.review_status,
+                            sa.case((r.id.is_(None), None), (failed, "fail"), else_="pass").label("result"))
+                  .select_from(sites_and_reports)
+                  .where(*([site.c.layer_id == layer_id] if layer_id else [])).subquery("latest"))
+        changed = sa.or_(s.last_report_id.is_distinct_from(latest.c.id),
+                         s.last_inspected_at.is_distinct_from(latest.c.observed_at),
+                         s.last_result.is_distinct_from(latest.c.result),
+                         s.last_review.is_distinct_from(latest.c.review_status))
+        update = (t.sites.update().where(s.id == latest.c.site_id, changed)
+                  .values(last_report_id=latest.c.id, last_inspected_at=latest.c.observed_at,
+                          last_result=latest.c.result, last_review=latest.c.review_status))
+        return self.c.execute(update).rowcount
+
     def latest_as_of(self, layer_id: str, at: datetime) -> dict[int, Any]:
         """{site id: (observed_at, checklist, review)} of each site's latest report that counted at ``at``:
         received by then, observed by then, and not rejected by then; ``review`` is "pending" when it
