@@ -304,7 +304,7 @@ class SiteRepo(_Repo):
             columns.append(s.attributes)
         query = sa.select(*columns).where(_LIVE).order_by(s.id)
         if bbox is not None:
-            query = query.where(self.store.layer_bbox_clause(layer_id, bbox))
+            query = query.where(self.store.layer_bbox_clause(layer_id, bbox, few=self._few(layer_id)))
         else:
             query = query.where(s.layer_id == layer_id)
         if county:
@@ -327,6 +327,14 @@ class SiteRepo(_Repo):
         finally:
             result.close()
         return kept[:limit]
+
+    FEW = 2000  # a layer this small is read by its own index (SQLite; PostgreSQL's planner decides)
+
+    def _few(self, layer_id: str) -> bool:
+        if self.store.bbox_is_exact:
+            return False
+        first = sa.select(sa.literal(1)).where(t.sites.c.layer_id == layer_id).limit(self.FEW + 1).subquery()
+        return self.c.execute(sa.select(sa.func.count()).select_from(first)).scalar_one() <= self.FEW
 
     def _really_in(self, rows: list, bbox) -> list:
         """The rows (with minx … maxy and geom) whose geometry meets ``bbox``, in order.

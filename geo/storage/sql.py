@@ -56,10 +56,11 @@ class SqlStore(Store):
     def _create_engine(self, url: str) -> sa.Engine:
         return sa.create_engine(url, json_serializer=_json, pool_pre_ping=True)
 
-    def layer_bbox_clause(self, layer_id: str | None, bbox) -> sa.ColumnElement[bool]:
+    def layer_bbox_clause(self, layer_id: str | None, bbox, *, few: bool = False) -> sa.ColumnElement[bool]:
         """Sites of a layer (any layer when None) whose bounding box meets ``bbox``.
 
-        A prefilter: the exact geometry test follows in ``exact_filter`` / ``exact_mask``.
+        A prefilter: the exact geometry test follows in ``exact_filter`` / ``exact_mask``. ``few``: the
+        layer has few sites, so reading them all by the layer's index beats a spatial index search.
         """
         minx, miny, maxx, maxy = bbox
         s = t.sites.c

@@ -189,3 +189,16 @@ def test_a_view_holding_more_than_the_map_draws_sends_the_first_and_says_so(plan
     monkeypatch.setattr("geo.queries.MAX_VIEW_FEATURES", len(whole))
     fits = planner.get(f"{ZONES}?bbox={bbox}&zoom=10").get_json()
     assert fits["truncated"] is False and fits["numberMatched"] == fits["numberReturned"] == len(whole)
+
+
+def test_a_small_layer_read_by_its_own_index_finds_what_the_spatial_index_finds(planner, monkeypatch):
+    """SQLite reads a layer of few sites by the layer's index, a large one through the R*Tree: the same
+    sites either way, for boxes inside, across and outside the zones."""
+    from geo.storage.repositories import SiteRepo
+
+    boxes = [HEISHAN, "121.8,41.4,122.0,42.2", "121.0,41.0,121.3,41.3", "100,30,100.1,30.1"]
+    answers = []
+    for few in (0, 10_000):  # every layer large, every layer small
+        monkeypatch.setattr(SiteRepo, "FEW", few)
+        answers.append([_ids(planner.get(f"{ZONES}?bbox={box}&zoom=10")) for box in boxes])
+    assert answers[0] == answers[1] and answers[0][0] and not answers[0][-1]

@@ -294,11 +294,13 @@
       const outline = L.geoJSON(fc, { pane: "counties", interactive: false,
                                       style: { color: "#5c6bc0", weight: 1.2, fill: false, dashArray: "4 3" } });
       outline.addTo(map);
+      // Not animated: the first load asks for the view the map shows, not for the one it leaves (an
+      // animated zoom reported its start, so every layer was fetched twice, the first time for all Jinzhou).
       if (initial.view) {
         const [z, lat, lng] = initial.view.split("/").map(Number);
-        map.setView([lat, lng], z);
+        map.setView([lat, lng], z, { animate: false });
       } else {
-        map.fitBounds(outline.getBounds());
+        map.fitBounds(outline.getBounds(), { animate: false });
       }
       map.on("moveend", reloadSoon);
       load();
