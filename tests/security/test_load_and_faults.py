@@ -263,7 +263,7 @@ def _start_past_the_grace_period(config, log: Path) -> int:
     _note(log, "start past the grace period")
     offset = log.stat().st_size
     server = _serve(config, _free_port(), log, *SERVE)  # it sweeps, listens, then makes missing copies
-    wait_for_photo_files(config)
+    wait_for_photo_files(config, timeout=900)  # thousands of copies: minutes on a busy machine
     _stop(server)
     swept = re.search(r"photos: (\d+) unreferenced file", log.read_text()[offset:])
     return int(swept.group(1)) if swept else 0
