@@ -123,7 +123,12 @@ def _results_table(r: dict, backend: str, view: str) -> list[str]:
 
     def zones_cell(n: int) -> str:
         z = loads[(backend, n, view)][-1].final.get(ZONES)
-        return f"{z['returned']:,} of {z['matched']:,}" if z else "–"
+        if not z:
+            return "–"
+        # a truncated view reads no further than the cap, so the server does not say how many more there are
+        if z.get("matched") is None:
+            return f"{z['returned']:,} and more"
+        return f"{z['returned']:,} of {z['matched']:,}"
 
     last = loads[(backend, large, view)][-1]
     blank = " |" * (len(sizes) - 1)
