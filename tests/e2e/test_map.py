@@ -133,6 +133,25 @@ def test_unchecking_a_layer_hides_its_sites(live_server, page, seeded):
     assert "layers=" in page.url
 
 
+def test_locating_a_point_site_from_the_list_opens_its_popup(live_server, page, seeded):
+    """Mines and inland ports are points, drawn in clusters: the list's locate button zooms to one and
+    opens its popup, which stays open across the reload that follows, without a script error."""
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    _login(page, live_server)
+    page.uncheck('input[name=layer][value="sanitation_zones"]')  # the list then holds other layers' sites
+    page.wait_for_function("() => document.querySelector('.folium-map').dataset.ready === 'true'")
+    item = page.locator("#site-list li", has_text="内陆港").first
+    name = item.locator("a").inner_text()
+    item.locator("button.locate").click()
+    page.wait_for_selector(".leaflet-popup-content .popup h3", timeout=5000)
+    page.wait_for_timeout(600)  # the move's reload (150 ms after it) and its drawing
+    page.wait_for_function("() => document.querySelector('.folium-map').dataset.ready === 'true'")
+    assert page.locator(".leaflet-popup").count() == 1
+    assert page.locator(".leaflet-popup-content h3").inner_text() == name
+    assert not errors, errors
+
+
 def test_a_site_name_made_of_markup_shows_as_text_in_its_tooltip(live_server, page, app):
     with app.app_context(), get_uow(write=True) as uow:
         zone = next(uow.sites.find(layer_id="sanitation_zones"))

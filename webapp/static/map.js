@@ -198,7 +198,6 @@
     }
     again.leaflet.bindPopup(popup);
     popup.setContent(() => popupFor(layerId, again)); // the redrawn site's properties and planning actions
-    if (again.geometry.type === "Point") g.cluster.zoomToShowLayer(again.leaflet, () => again.leaflet.openPopup());
   }
 
   function updateLegend(state) {
@@ -214,6 +213,8 @@
     });
   }
 
+  const POINT_ZOOM = 14; // a located point's zoom: clusters are small (radius 50 px) long before it
+
   function updateList(state) {
     const rows = state.layers.flatMap((id) => groups[id].features.map((f) => [id, f]));
     rows.sort((a, b) => a[1].properties.name.localeCompare(b[1].properties.name, "zh-CN"));
@@ -221,9 +222,15 @@
       const locate = el("button", { type: "button", class: "locate", title: text.locate }, "◎");
       locate.addEventListener("click", () => {
         const target = f.leaflet;
-        if (target.getBounds) map.fitBounds(target.getBounds(), { maxZoom: 15 });
-        else groups[layerId].cluster.zoomToShowLayer(target, () => target.openPopup());
-        if (target.getBounds) target.openPopup();
+        if (target.getBounds) {
+          map.fitBounds(target.getBounds(), { maxZoom: 15 });
+          target.openPopup();
+          return;
+        }
+        // A point: close enough that its cluster opens, and its popup opened on the map, not on the
+        // marker (markercluster's zoomToShowLayer waits for a marker icon, which circle markers lack).
+        map.setView(target.getLatLng(), Math.max(map.getZoom(), POINT_ZOOM));
+        target.getPopup().setLatLng(target.getLatLng()).openOn(map);
       });
       return el("li", { "data-site": f.id },
         el("span", { class: "swatch", style: `background:${colour(layerId, f.properties.status)}` }),
