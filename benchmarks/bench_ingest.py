@@ -159,34 +159,9 @@ def stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def _stat(pid: int) -> list[str]:
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().rsplit(")", 1)[1].split()
-
-
-def workers(master: int) -> list[int]:
-    found = []
-    for path in Path("/proc").glob("[0-9]*"):
-        try:
-            found += [int(path.name)] if int(_stat(int(path.name))[1]) == master else []
-        except OSError:
-            continue
-    return found
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """CPU seconds used so far by these processes (all their threads); gone ones count nothing."""
-    total = 0
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            fields = _stat(pid)
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
 def server_cpu(master: int) -> float:
     """CPU seconds used so far by a gunicorn master and its workers."""
-    return cpu_seconds([master, *workers(master)])
+    return results.cpu_seconds([master, *results.children(master)])
 
 
 class Server:
@@ -210,7 +185,7 @@ class Server:
 
     def db_cpu(self) -> float:
         """CPU seconds of the PostgreSQL processes serving this instance's database (0 on SQLite)."""
-        return cpu_seconds(self.postgres.backend_pids(self.database)) if self.database else 0.0
+        return results.cpu_seconds(self.postgres.backend_pids(self.database)) if self.database else 0.0
 
     def close(self) -> None:
         stop(self.process)
@@ -310,7 +285,7 @@ def spy_phase(server: Server, args, tmp: Path) -> dict | None:
     also what the database's sessions are doing."""
     if not (BIN / "py-spy").exists():
         return None
-    outs = {pid: tmp / f"spy-{server.name}-{pid}.txt" for pid in workers(server.process.pid)}
+    outs = {pid: tmp / f"spy-{server.name}-{pid}.txt" for pid in results.children(server.process.pid)}
     spies = [subprocess.Popen([str(BIN / "py-spy"), "record", "--pid", str(pid), "--idle", "--threads",
                                "--format", "raw", "-r", "100", "-d", str(int(args.seconds)), "-o", str(out)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)

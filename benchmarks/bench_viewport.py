@@ -104,7 +104,7 @@ class Server:
         return PEER if self.name == PEER else f"OneMap {backends.LABELS[self.name]}"
 
     def pids(self) -> list[int]:
-        return [self.process.pid, *load.children(self.process.pid)]
+        return [self.process.pid, *results.children(self.process.pid)]
 
     def get(self, path: str) -> tuple[int, bytes]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
@@ -216,7 +216,7 @@ def spy(server: Server, paths: list[str], args, folder: Path, postgres) -> dict 
     """py-spy (non-blocking, 100 Hz) on each OneMap worker during one more round of the same load."""
     if not (BIN / "py-spy").exists():
         return None
-    outs = {pid: folder / f"spy-{server.name}-{pid}.txt" for pid in load.children(server.process.pid)}
+    outs = {pid: folder / f"spy-{server.name}-{pid}.txt" for pid in results.children(server.process.pid)}
     spies = [subprocess.Popen([str(BIN / "py-spy"), "record", "--pid", str(pid), "--nonblocking",
                                "--format", "raw", "-r", "100", "-d", str(int(args.seconds + 3)),
                                "-o", str(out)],

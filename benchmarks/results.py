@@ -7,6 +7,7 @@ others' numbers stay.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import re
@@ -86,3 +87,29 @@ def write_section(path: Path, key: str, body: str) -> None:
         text = text.rstrip("\n") + "\n\n" + block
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
+
+
+# ------------------------------------------------------------------ processes (Linux /proc)
+def _stat(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def children(master: int) -> list[int]:
+    """The processes whose parent is ``master`` (a gunicorn master's workers)."""
+    found = []
+    for path in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError, IndexError):
+            if int(_stat(int(path.name))[1]) == master:
+                found.append(int(path.name))
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU seconds used so far by these processes (all their threads); gone ones count nothing."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = _stat(pid)
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")

@@ -11,17 +11,15 @@ steady state at both edges: answers per second is the server's throughput, not t
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import multiprocessing
-import os
 import resource
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
+from results import cpu_seconds
 
 
 def _client_thread(port: int, paths: list[str], headers: dict, stop_at: float, rows: list) -> None:
@@ -55,31 +53,6 @@ def _client_process(port: int, lists: list[list[str]], headers: dict, start: flo
         thread.join()
     after = resource.getrusage(resource.RUSAGE_SELF)
     queue.put((rows, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime))
-
-
-def _stat(pid: int) -> list[str]:
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().rsplit(")", 1)[1].split()
-
-
-def children(master: int) -> list[int]:
-    """The processes whose parent is ``master`` (a gunicorn master's workers)."""
-    found = []
-    for path in Path("/proc").glob("[0-9]*"):
-        with contextlib.suppress(OSError, IndexError):
-            if int(_stat(int(path.name))[1]) == master:
-                found.append(int(path.name))
-    return found
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """CPU seconds used so far by these processes; a process that is gone counts nothing."""
-    total = 0
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            fields = _stat(pid)
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def run(port: int, paths: list[str], headers: dict, *, clients: int, procs: int, seconds: float,
