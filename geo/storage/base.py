@@ -38,7 +38,8 @@ class UnitOfWork(ABC):
         holds the lock, so other writers are not kept waiting. ``exclusive=False``
         says the unit's writes are safe beside other writers by themselves (inserts
         under unique constraints, single-row conditional updates): a backend that
-        can run writers side by side (PostgreSQL) then takes no writers' lock.
+        can run writers side by side (PostgreSQL) then takes no writers' lock and
+        goes on in the transaction of the reads.
         """
 
     @abstractmethod

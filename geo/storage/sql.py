@@ -45,6 +45,9 @@ def _json(value: Any) -> str:
 class SqlStore(Store):
     # True when layer_bbox_clause is exact (PostGIS): the shapely test after it is skipped.
     bbox_is_exact = False
+    # True when a write unit safe beside other writers may go on in the transaction of its reads
+    # (PostGIS: no lock to take first); SQLite must start a writer's transaction (BEGIN IMMEDIATE).
+    writes_continue_reads = False
     # File name of the copy ``snapshot`` writes into a backup folder.
     dump_name = "database.sqlite"
 
@@ -55,6 +58,9 @@ class SqlStore(Store):
     # ------------------------------------------------------------ backend hooks
     def _create_engine(self, url: str) -> sa.Engine:
         return sa.create_engine(url, json_serializer=_json, pool_pre_ping=True)
+
+    def _transaction_ended(self, connection: sa.Connection) -> None:
+        """Called after every COMMIT or ROLLBACK of a unit of work (sqlite.py frees its writers' queue)."""
 
     def layer_bbox_clause(self, layer_id: str | None, bbox, *, few: bool = False) -> sa.ColumnElement[bool]:
         """Sites of a layer (any layer when None) whose bounding box meets ``bbox``.
@@ -115,9 +121,12 @@ class SqlStore(Store):
         try:
             yield uow
         finally:
-            if connection.in_transaction():
-                connection.rollback()
-            connection.close()
+            try:
+                if connection.in_transaction():
+                    connection.rollback()
+                connection.close()
+            finally:
+                self._transaction_ended(connection)
 
     def ping(self) -> bool:
         try:
@@ -138,6 +147,7 @@ class SqlStore(Store):
 
 class SqlUnitOfWork(UnitOfWork):
     def __init__(self, store: SqlStore, connection: sa.Connection):
+        self._store = store
         self.connection = connection
         self.layers = LayerRepo(connection)
         self.counties = CountyRepo(connection)
@@ -150,14 +160,20 @@ class SqlUnitOfWork(UnitOfWork):
         self.audit = AuditRepo(connection)
 
     def begin_write(self, *, exclusive: bool = True) -> None:
-        if self.connection.in_transaction():
-            self.connection.rollback()
+        if self.connection.in_transaction() and (exclusive or not self._store.writes_continue_reads):
+            self.rollback()
         # In place: the next BEGIN is a writer's.
         self.connection.execution_options(onemap_write=True, onemap_exclusive=exclusive)
 
     def commit(self) -> None:
-        self.connection.commit()
+        try:
+            self.connection.commit()
+        finally:
+            self._store._transaction_ended(self.connection)
         self.connection.execution_options(onemap_write=False, onemap_exclusive=True)  # later reads: no lock
 
     def rollback(self) -> None:
-        self.connection.rollback()
+        try:
+            self.connection.rollback()
+        finally:
+            self._store._transaction_ended(self.connection)
