@@ -1,6 +1,7 @@
 """The stores on real databases: what both must do alike, and what each backend does its own way."""
 
 import sqlite3
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -104,6 +105,64 @@ def test_write_unit_takes_the_write_lock_up_front(store, config):
         other.execute("BEGIN IMMEDIATE")
         other.execute("ROLLBACK")
         other.close()
+
+
+@pytest.mark.backends("sqlite")
+def test_writers_of_one_process_queue_for_the_database_one_after_another(store):
+    """Eight threads writing at once: every write lands, none fails on a locked database, and a
+    writer waiting in the queue starts only once the one before it has committed."""
+    inside: list[int] = []
+    errors: list[Exception] = []
+
+    def write(n: int) -> None:
+        try:
+            for i in range(15):
+                with store.unit_of_work(write=True) as uow:
+                    uow.audit.record("t", "test.write", f"thread:{n}", {"i": i}, NOW)
+                    inside.append(n)
+                    assert len(inside) == 1, "two writers inside one write transaction"
+                    inside.pop()
+                    uow.commit()
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with store.unit_of_work() as uow:
+        assert len(uow.audit.recent(limit=1000)) == 8 * 15
+
+
+@pytest.mark.backends("sqlite")
+def test_a_writer_kept_waiting_past_the_busy_timeout_gets_a_locked_database_error(store, monkeypatch):
+    """The queue waits no longer than SQLite's own busy timeout, and a failed start frees it."""
+    from geo.storage import sqlite
+
+    monkeypatch.setattr(sqlite, "BUSY_TIMEOUT_MS", 200)
+    holding, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with store.unit_of_work(write=True) as uow:
+            uow.audit.record("t", "test.hold", "x", {}, NOW)
+            holding.set()
+            done.wait(10)
+            uow.commit()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    holding.wait(10)
+    with store.unit_of_work(write=True) as uow, pytest.raises(sa.exc.OperationalError, match="locked"):
+        uow.audit.record("t", "test.late", "x", {}, NOW)
+    done.set()
+    holder.join()
+    with store.unit_of_work(write=True) as uow:  # the queue is free again
+        uow.audit.record("t", "test.after", "x", {}, NOW)
+        uow.commit()
+    with store.unit_of_work() as uow:
+        assert [e.action for e in uow.audit.recent()] == ["test.after", "test.hold"]
 
 
 def test_foreign_keys_are_enforced(store):
