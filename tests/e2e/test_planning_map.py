@@ -295,3 +295,47 @@ def test_a_new_zone_snaps_to_the_corners_of_its_neighbour(live_server, page, app
     assert {(round(east, 6), round(south, 6)), (round(east, 6), round(north, 6))} <= corners
     stored = shape(neighbour.json()["geometry"])
     assert drawn.intersection(stored).area == 0 and drawn.touches(stored)
+
+
+
+def _jagged(x, y, n=20, step=0.0018, jag=0.0001):
+    """n vertices northwards from (x, y), ``step`` apart (7 px at zoom 12), ``jag`` (8 m) either side of x."""
+    return [(round(x + (jag if i % 2 else -jag), 6), round(y + i * step, 6)) for i in range(n)]
+
+
+def test_a_new_zone_snaps_to_the_stored_vertices_of_a_detailed_neighbour_not_to_its_simplified_copy(
+        live_server, page, app):
+    """At zoom 12 the map draws a 40-vertex neighbour as four corners (its jagged edge is under a pixel
+    off a straight line); a zone clicked a few pixels off the real vertices still takes them exactly, so
+    the server finds no overlap, where snapping to the drawn copy put them on the straight line."""
+    x, y = shape(free_square(app)).bounds[:2]  # a free spot, 0.02° clear of other zones and the county's edge
+    east, west = _jagged(x, y - 0.017), _jagged(x - 0.006, y - 0.017)
+    ring = [*east, *reversed(west), east[0]]
+    neighbour = page.request.post(f"{live_server}/api/v1/layers/sanitation_zones/sites",
+                                  headers=bearer(app, "manager"),
+                                  data={"name": "锯齿村", "attributes": ATTRS,
+                                        "geometry": {"type": "Polygon", "coordinates": [ring]}})
+    assert neighbour.status == 201, neighbour.text()
+    _manager(page, live_server)
+    _go(page, x, y, zoom=12)
+    bbox = f"{x - 0.05},{y - 0.05},{x + 0.05},{y + 0.05}"
+    view = page.request.get(f"{live_server}/api/v1/layers/sanitation_zones/features?bbox={bbox}&zoom=12")
+    shown = next(f for f in view.json()["features"] if f["id"] == neighbour.json()["id"])
+    assert len(shown["geometry"]["coordinates"][0]) < 8  # what the map draws has lost the jags
+
+    shared = east[7:12]
+    clicks = [(vx + 0.0007, vy + 0.0004) for vx, vy in shared]  # about 2 px east and 1.6 px north
+    far = x + 0.008  # 23 px east: nothing to snap to
+    _draw_zone(page, [*clicks, (far, shared[-1][1]), (far, shared[0][1])])
+    page.fill("#edit-panel input[name=name]", "齿合村")
+    page.fill('#edit-panel [name="attributes.township"]', "芳山镇")
+    page.select_option('#edit-panel [name="attributes.key_village"]', "false")
+    page.click("#edit-panel button.edit-save")
+    page.locator(".edit-done, #edit-panel .edit-message .form-error").first.wait_for()
+    assert page.locator("#edit-panel .form-error").count() == 0, page.locator("#edit-panel").inner_text()
+    saved = shape(_api_site(page, live_server, int(page.locator(".edit-done").get_attribute("data-site")))
+                  ["geometry"])
+    for vx, vy in shared:
+        assert min(max(abs(vx - cx), abs(vy - cy)) for cx, cy in saved.exterior.coords) < 1e-7, (vx, vy)
+    stored = shape(neighbour.json()["geometry"])
+    assert saved.intersection(stored).area == 0 and saved.touches(stored)

@@ -15,7 +15,7 @@
   const EDITING = { color: "#d81b60", weight: 3, fillOpacity: 0.15 };
   const OTHER = { color: "#6a1b9a", weight: 3, fillOpacity: 0.15, dashArray: "6 4" };
   const defs = {}; // layer id → definition from GET /api/v1/layers (attribute schema, status mode)
-  let task = null; // what is on the map for the current job: { layers, hidden, pick, off }
+  let task = null; // what is on the map for the current job: { layers, hidden, pick, off, snap }
 
   const labelOf = (label) => (label && (label[lang] || label.zh_CN)) || "";
   const fmt = (s, values) => s.replace(/\{(\w+)\}/g, (m, k) => (k in values ? String(values[k]) : m));
@@ -68,6 +68,7 @@
     if (task) {
       task.layers.forEach((l) => { if (l.pm) l.pm.disable(); l.remove(); });
       if (task.off) task.off();
+      if (task.snap) task.snap();
       if (task.hidden) O.reload(); // redraws the site hidden while it was being edited
     }
     task = null;
@@ -76,7 +77,7 @@
 
   function begin(title) {
     stop();
-    task = { layers: [], hidden: false, pick: null, off: null };
+    task = { layers: [], hidden: false, pick: null, off: null, snap: null };
     const message = el("div", { class: "edit-message", role: "alert" });
     const body = el("div", { class: "edit-body" });
     panel.replaceChildren(el("h3", {}, title), body, message);
@@ -106,6 +107,37 @@
       feature.leaflet.remove();
       task.hidden = true;
     }
+  }
+
+  // Geoman snaps to the shapes on the map, but map.js draws them simplified for the zoom (up to a pixel or
+  // two off the stored vertices, ~25 m at zoom 11): snapped to those, a zone overlaps its neighbour, which
+  // the server refuses, or leaves a sliver. So a job that draws snaps to the full geometries of the layer's
+  // sites in view, fetched without a zoom and kept on the map unseen, and not to their drawn copies. A view
+  // with more sites keeps the drawn ones: so many full geometries would be slow to fetch and to snap to.
+  const SNAP_MAX = 500;
+  const SNAP_TARGET = { style: { stroke: false, fill: false }, interactive: false,
+                        pmIgnore: true, snapIgnore: false }; // not edited, yet snapped to
+  function snapToFullShapes(job, layerId, except) {
+    if (O.shown(layerId).length > SNAP_MAX) return null;
+    const b = map.getBounds().pad(0.1);
+    const bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(5)).join(",");
+    return api("GET", `${O.layerDefs[layerId].features}?bbox=${bbox}`).then((r) => {
+      if (task !== job.task || !r.ok) return;
+      const features = r.data.features.filter((f) => f.id !== except && f.geometry.type !== "Point");
+      job.task.layers.push(L.geoJSON({ type: "FeatureCollection", features }, SNAP_TARGET).addTo(map));
+      // The drawn copies (and the site being edited, should a reload draw it again) are no targets, also
+      // those a reload draws during the job: marked as they are added, before Geoman lists its targets.
+      const ids = new Set([except, ...features.map((f) => f.id)]);
+      const drawn = (l) => l.feature && l.feature.leaflet === l && ids.has(l.feature.id);
+      const ignore = (l) => { if (drawn(l)) l.options.snapIgnore = true; };
+      const added = (e) => ignore(e.layer);
+      map.eachLayer(ignore);
+      map.on("layeradd", added);
+      job.task.snap = () => {
+        map.off("layeradd", added);
+        map.eachLayer((l) => { if (drawn(l)) delete l.options.snapIgnore; });
+      };
+    }).catch(() => {}); // offline: the drawn shapes still snap
   }
 
   // ------------------------------------------------------------ what the server said
@@ -292,7 +324,8 @@
   function drawNew(layerId, kind) {
     const def = defs[layerId];
     const job = begin(`${text.new_title} · ${O.layerDefs[layerId].name}`);
-    geoman().then(() => { if (task === job.task) startDrawing(job, def, layerId, kind); })
+    Promise.all([geoman(), snapToFullShapes(job, layerId)])
+      .then(() => { if (task === job.task) startDrawing(job, def, layerId, kind); })
       .catch((err) => job.message.replaceChildren(el("p", { class: "form-error" }, err.message)));
   }
 
@@ -325,11 +358,12 @@
   }
 
   // ------------------------------------------------------------ jobs on an existing site
-  function withSite(title, layerId, feature, start) {
+  function withSite(title, layerId, feature, start, snaps) {
     const job = begin(`${title} · ${feature.properties.name}`);
-    Promise.all([loadSite(feature.id), geoman()]).then(([site]) => {
+    const snapped = snaps && snapToFullShapes(job, layerId, feature.id);
+    Promise.all([loadSite(feature.id), geoman(), snapped]).then(([site]) => {
       if (task !== job.task) return; // another job started meanwhile
-      start(job, site, () => withSite(title, layerId, feature, start));
+      start(job, site, () => withSite(title, layerId, feature, start, snaps));
     }).catch((err) => {
       job.message.replaceChildren(el("p", { class: "form-error" }, String(err.message || err)));
       job.body.append(button(text.cancel, stop));
@@ -348,7 +382,7 @@
         retry, savedLine, {}, layerId), "edit-save");
       job.body.append(el("p", { class: "edit-hint" }, text.hint_reshape), commentRow,
         el("div", { class: "buttons" }, saveButton, button(text.cancel, stop)));
-    });
+    }, true);
   }
 
   function editAttributes(layerId, feature) {
@@ -385,7 +419,7 @@
       map.pm.enableDraw("Line", { snappable: true });
       job.body.append(el("p", { class: "edit-hint" }, text.hint_split), commentRow,
         el("div", { class: "buttons" }, saveButton, button(text.cancel, stop)));
-    });
+    }, true);
   }
 
   function merge(layerId, feature) {

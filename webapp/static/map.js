@@ -291,7 +291,8 @@
     timer = setTimeout(load, 150);
   }
 
-  window.OneMap = { map, config, layerDefs, el, hooks, reload: load, asOf: () => readForm().asOf };
+  window.OneMap = { map, config, layerDefs, el, hooks, reload: load, asOf: () => readForm().asOf,
+                    shown: (layerId) => groups[layerId].features }; // the features drawn for the view
 
   const initial = readUrl();
   applyToForm(initial);
