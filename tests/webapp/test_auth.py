@@ -106,6 +106,17 @@ def test_front_end_assets_come_from_the_app(client, auth):
     assert client.get("/vendor/nothing/x.js").status_code == 404
 
 
+def test_leaflet_geoman_is_served_from_folium_offline(client, auth):
+    auth.login_as("manager")
+    for filename, mimetype, marker in (("leaflet-geoman.js", "text/javascript", b"pm"),
+                                       ("leaflet-geoman.css", "text/css", b".leaflet-pm")):
+        with client.get(f"/vendor/leaflet-geoman/{filename}") as response:
+            assert response.status_code == 200 and response.mimetype == mimetype
+            assert len(response.data) > 10_000 and marker in response.data, filename
+            assert response.headers["ETag"]
+    assert client.get("/vendor/leaflet-geoman/other.js").status_code == 404
+
+
 def test_counties_api_returns_the_seven_boundaries(client, auth):
     auth.login_as("planner")
     collection = client.get("/api/v1/counties").get_json()
