@@ -6,10 +6,20 @@ import math
 from datetime import date
 from typing import Any
 
-from geo.model import AttributeDef, LayerDef
+from geo.model import AttributeDef, InvalidInput, LayerDef
 
 _TRUE = {"true", "1", "yes", "y", "是", "t"}
 _FALSE = {"false", "0", "no", "n", "否", "f", ""}
+MAX_COMMENT = 2000  # the "why" of a version: a sentence or a paragraph, not a document
+
+
+def clean_comment(value: Any) -> str | None:
+    """The comment stored on a version (planning, imports, reviews): None when absent or blank."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_COMMENT:
+        raise InvalidInput(f"comment: text of at most {MAX_COMMENT} characters", field="comment")
+    return value.strip() or None
 
 
 def _coerce(attr: AttributeDef, value: Any) -> Any:

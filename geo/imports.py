@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 import shapely
 
-from geo.attributes import clean_attributes
+from geo.attributes import clean_attributes, clean_comment
 from geo.geometry import round_coords
 from geo.io.read import Candidate, ReadResult, Rejection, read_features
 from geo.model import Conflict, InvalidInput, LayerDef, Site, UnreadableFile
@@ -310,14 +310,17 @@ def import_sites(
     now: datetime,
     progress: Progress = None,
     expect: str | None = None,
+    comment: str | None = None,
 ) -> ImportResult:
     """Add the file's new features as sites and update the matched ones that differ, in one commit.
 
     With rejections and no ``skip_invalid`` nothing is written and InvalidInput lists
     each rejected feature; with ``skip_invalid`` the others are imported. ``expect`` is
     the digest of a preview: when the import would now do anything else, PlanChanged
-    carries the new preview and nothing is written.
+    carries the new preview and nothing is written. ``comment`` (why) is stored on every
+    version the import records.
     """
+    comment = clean_comment(comment)
     path = Path(path)
     result = _read(layer, path, crs)  # the slow part, before the write lock
     prepared = _prepare(layer, result, CountyLocator(uow.counties.all()))
@@ -330,12 +333,13 @@ def import_sites(
                            field="file", details=plan.rejections)
     added, updated = [], []
     for addition in plan.additions:
-        added.append(uow.sites.add(addition.site, now, actor=actor, action="import",
+        added.append(uow.sites.add(addition.site, now, actor=actor, action="import", comment=comment,
                                    detail={"file": path.name}))
         if progress:
             progress(len(added), plan.changes)
     for update in plan.updates:
-        uow.sites.update(update.site, now, actor=actor, action="import", detail={"file": path.name})
+        uow.sites.update(update.site, now, actor=actor, action="import", comment=comment,
+                         detail={"file": path.name})
         updated.append(update.site.id)
         if progress:
             progress(len(added) + len(updated), plan.changes)

@@ -181,7 +181,10 @@ def review_report(report_id: int, decision: str, comment: str, *, layers: dict[s
             raise InvalidInput(f"status: {status!r} cannot be set on {layer.id} with this decision",
                                field="status")
         if status != site.status:
-            uow.sites.set_status(site.id, status, now, actor=actor, detail={"report": report_id})
+            # The version's why is the reviewer's comment; its detail names the report, which the version
+            # list shows in the reader's language (a made-up comment would pass for the reviewer's words).
+            uow.sites.set_status(site.id, status, now, actor=actor, comment=comment or None,
+                                 detail={"report": report_id})
             uow.audit.record(actor, "site.status", f"site:{site.id}",
                              {"from": site.status, "to": status, "report": report_id}, now)
     uow.reports.set_review(report_id, "approved" if decision == "approve" else "rejected", found[0].id,

@@ -6,8 +6,9 @@ were based on: when another edit came first, StaleVersion (409) carries the curr
 version and what changed since, and nothing is written. A drawn or reshaped geometry
 is checked before anything is stored: well formed, of the layer's type, valid (the
 place of a self-intersection is named), inside its county where the layer says so,
-and not overlapping a sibling where the layer forbids it. Attributes get the same
-checks as an import (geo.attributes).
+and not overlapping a sibling where the layer forbids it (imports do not apply these
+placement rules). Attribute values get an import's checks (geo.attributes), but an
+attribute the layer does not declare is refused here, where an import ignores it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pyproj import Geod
 from shapely.geometry import shape
 from shapely.ops import split as split_geometry
 
-from geo.attributes import clean_attributes
+from geo.attributes import clean_attributes, clean_comment
 from geo.geometry import base_type, round_coords
 from geo.imports import CountyLocator
 from geo.model import InvalidInput, LayerDef, NotFound, Site, StaleVersion
@@ -204,14 +205,6 @@ def _status(layer: LayerDef, value: Any) -> str:
     return value
 
 
-def _comment(value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > 2000:
-        raise InvalidInput("comment: text of at most 2000 characters", field="comment")
-    return value.strip() or None
-
-
 def _base_version(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidInput(
@@ -228,7 +221,7 @@ def create_site(layer: LayerDef, data: dict[str, Any], *, uow: UnitOfWork, actor
     name = _name(data.get("name"))
     attributes = _attributes(layer, data.get("attributes") or {})
     status = _status(layer, data["status"]) if data.get("status") is not None else layer.initial_status
-    comment = _comment(data.get("comment"))
+    comment = clean_comment(data.get("comment"))
     uow.begin_write()  # the overlap check and the insert see the same siblings
     county = _county_of(geometry, uow)
     check_placement(layer, geometry, county, uow=uow)
@@ -286,14 +279,18 @@ def _same(a: Site, b: Site) -> bool:
     ) and round_coords(a.geometry, 6).equals_exact(round_coords(b.geometry, 6), 0)
 
 
-def _start(site_id: int, data: dict[str, Any], uow: UnitOfWork, *,
-           deleted: bool = False) -> tuple[Site, int, str | None]:
+def _start(site_id: int, data: dict[str, Any], uow: UnitOfWork, *, deleted: bool = False,
+           base_optional: bool = False) -> tuple[Site, int, str | None]:
     """What every change of a stored site begins with: its base version and comment read, the write
-    lock taken, the site read, and StaleVersion unless the base is current."""
-    base = _base_version(data.get("base_version"))
-    comment = _comment(data.get("comment"))
+    lock taken, the site read, and StaleVersion unless the base is current. With ``base_optional`` and no
+    base given, the current version is the base (read under the lock, so it is the one changed)."""
+    given = data.get("base_version")
+    base = None if base_optional and given is None else _base_version(given)
+    comment = clean_comment(data.get("comment"))
     uow.begin_write()
     site = uow.sites.get(site_id, deleted=deleted)
+    if base is None:
+        base = site.version
     _check_base(site, base, uow)
     return site, base, comment
 
@@ -356,8 +353,9 @@ def _json_version(v: dict[str, Any]) -> dict[str, Any]:
 
 
 def delete_site(site_id: int, data: dict[str, Any], *, uow: UnitOfWork, actor: str, now: datetime) -> int:
-    """Delete a site, keeping its row, reports and versions; returns the version recording it."""
-    site, base, comment = _start(site_id, data, uow)
+    """Delete a site, keeping its row, reports and versions; returns the version recording it. Without
+    ``base_version`` the current version is deleted (a deletion keeps everything, and a restore undoes it)."""
+    site, base, comment = _start(site_id, data, uow, base_optional=True)
     version = uow.sites.delete(site_id, now, actor=actor, comment=comment, base_version=base)
     uow.audit.record(actor, "site.delete", f"site:{site_id}", {"from_version": base}, now)
     uow.commit()
@@ -493,7 +491,7 @@ def merge_sites(layer: LayerDef, data: dict[str, Any], *, uow: UnitOfWork, actor
         raise InvalidInput('sites: at least two {"id", "base_version"} objects are required', field="sites")
     if len({s["id"] for s in sites_in}) != len(sites_in):
         raise InvalidInput("sites: a site is named twice", field="sites")
-    comment = _comment(data.get("comment"))
+    comment = clean_comment(data.get("comment"))
     uow.begin_write()
     sites = []
     for item in sites_in:

@@ -45,6 +45,7 @@ REPORT_HEADERS: dict[str, dict[str, str]] = {
     "id": HEADERS["id"],
     "site_id": {"zh_CN": "站点编号", "en": "Site ID"},
     "site_name": {"zh_CN": "站点名称", "en": "Site name"},
+    "site_version": {"zh_CN": "填报时站点版本", "en": "Site version filed against"},
     "uuid": {"zh_CN": "报告UUID", "en": "Report UUID"},
     "filed_by": {"zh_CN": "填报人", "en": "Filed by"},
     "observed_at": {"zh_CN": "巡查时间", "en": "Observed"},
@@ -92,7 +93,8 @@ def report_properties(row, layer: LayerDef, photo_urls: list[str]) -> dict[str, 
     checklist = row.checklist or {}
     metrics = row.metrics or {}
     properties = {
-        "site_id": row.site_id, "site_name": row.site_name, "uuid": row.uuid, "filed_by": row.username,
+        "site_id": row.site_id, "site_name": row.site_name, "site_version": row.site_version,
+        "uuid": row.uuid, "filed_by": row.username,
         "observed_at": iso(row.observed_at), "received_at": iso(row.received_at),
         "review_status": row.review_status, "review_comment": row.review_comment,
         "reviewed_at": iso(row.reviewed_at), "location": "gps" if row.gps_lat is not None else "site",

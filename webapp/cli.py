@@ -272,7 +272,9 @@ def _layer(layer_id: str):
 @click.option("--crs", help="EPSG code (e.g. 4490), gcj02 or bd09; default: the file's own, else WGS84")
 @click.option("--skip-invalid", is_flag=True, help="store the good features even if some are rejected")
 @click.option("--dry-run", is_flag=True, help="print what the import would do and write nothing")
-def import_(file: Path, layer_id: str, crs: str | None, skip_invalid: bool, dry_run: bool):
+@click.option("--comment", help="why: stored on every site version the import records")
+def import_(file: Path, layer_id: str, crs: str | None, skip_invalid: bool, dry_run: bool,
+            comment: str | None):
     """Import GeoJSON / GeoPackage / zipped Shapefile / KML / CSV into a layer.
 
     Features whose `ref` matches a stored site of the layer update it; the others are added.
@@ -291,7 +293,7 @@ def import_(file: Path, layer_id: str, crs: str | None, skip_invalid: bool, dry_
         return
     with _progress(f"importing into {layer_id}") as progress, store.unit_of_work() as uow:
         result = imports.import_sites(layer, file, crs=crs, skip_invalid=skip_invalid, uow=uow,
-                                      actor="cli", now=_now(), progress=progress)
+                                      actor="cli", now=_now(), progress=progress, comment=comment)
     for rejection in result.rejections:
         click.echo(f"rejected feature {rejection.index}: {rejection.reason}", err=True)
     click.echo(f"{layer_id}: {len(result.stored)} site(s) imported, {len(result.rejections)} rejected "

@@ -208,6 +208,9 @@ MESSAGES = {
                         "optional: EPSG code (e.g. 4490), gcj02 or bd09"),
     "import.crs_assumed": ("文件未注明，按WGS84经纬度处理", "not named in the file: WGS84 lon/lat assumed"),
     "import.preview": ("上传并预览", "Upload and preview"),
+    "import.comment": ("导入说明（可选）", "Why (optional)"),
+    "import.comment_hint": ("如：2026年第二季度普查更新；记入每个导入站点的版本历史",
+                            "e.g. Q2 2026 survey update; kept in each imported site's version history"),
     "import.formats": ("支持的文件：{ext}（Shapefile请打包为zip）；不超过 {mb} MB。",
                        "Accepted files: {ext} (a Shapefile zipped); at most {mb} MB."),
     "import.matching": ("按要素的 ref 属性匹配本图层已有站点：匹配到的更新，其余新增；"
@@ -334,6 +337,7 @@ MESSAGES = {
     # a site's versions (site page, static/site.js)
     "site.versions": ("版本历史", "Version history"),
     "site.version_n": ("第{n}版", "Version {n}"),
+    "site.filed_version": ("填报时为第{n}版", "filed against version {n}"),
     "site.current": ("当前版本", "current"),
     "site.showing_version": ("虚线：第{n}版的形状；实线：当前形状",
                              "Dashed: the shape of version {n}; solid: the current one"),
@@ -356,6 +360,7 @@ MESSAGES = {
     "version.split_from": ("拆分自站点 {id}", "split from site {id}"),
     "version.merged": ("合并了站点 {ids}", "took in sites {ids}"),
     "version.merged_into": ("并入站点 {id}", "merged into site {id}"),
+    "version.on_report": ("依据巡查报告 {id}", "on report {id}"),
     "version.system": ("系统", "system"),
     # OGC API – Features pages (webapp/blueprints/ogc.py)
     "ogc.title": ("一张图 OGC API – Features 要素服务", "OneMap OGC API – Features"),

@@ -418,9 +418,9 @@ class SiteRepo(_Repo):
         return self._count(t.sites, _LIVE, *([t.sites.c.layer_id == layer_id] if layer_id else []))
 
     def set_status(self, site_id: int, status: str, now: datetime, *, actor: str | None,
-                   detail: dict | None = None) -> int:
+                   comment: str | None = None, detail: dict | None = None) -> int:
         """A stage layer's status set on review: a version like any other change."""
-        return self._write(site_id, None, now, actor, "status", None, detail, status=status)
+        return self._write(site_id, None, now, actor, "status", comment, detail, status=status)
 
     # ------------------------------------------------------------ OGC API collections (geo.collections)
     @staticmethod

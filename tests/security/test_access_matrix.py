@@ -68,7 +68,8 @@ RULES: dict[tuple[str, str], tuple[str, dict[str, str]]] = {
     ("sites_api.create", "POST"): ("/api/v1/layers/sanitation_zones/sites", MANAGERS),
     ("sites_api.merge", "POST"): ("/api/v1/layers/sanitation_zones/merge", MANAGERS),
     ("sites_api.edit", "PATCH"): ("/api/v1/sites/{site}", MANAGERS),
-    ("sites_api.delete", "DELETE"): ("/api/v1/sites/{site}", MANAGERS),
+    # a base version that never was: the request passes the access check, then 409 deletes nothing
+    ("sites_api.delete", "DELETE"): ("/api/v1/sites/{site}?base_version=999", MANAGERS),
     ("sites_api.split", "POST"): ("/api/v1/sites/{site}/split", MANAGERS),
     ("sites_api.versions", "GET"): ("/api/v1/sites/{site}/versions", OWN_SITE),
     ("sites_api.version", "GET"): ("/api/v1/sites/{site}/versions/1", OWN_SITE),

@@ -1,11 +1,13 @@
 """Export downloads over HTTP (who may, what comes back, parameters, audit) and `onemap export`."""
 
+import csv
 import io
 import json
 import tempfile
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pyogrio
 import pytest
@@ -303,3 +305,80 @@ def test_cli_exports_reports(app, run, filed, tmp_path):
                                    for link in links)
     assert run("export", ZONES, "--reports", "--status", "ok", "-o", str(tmp_path / "x.csv")).exit_code == 1
     assert not Path(tmp_path / "x.csv").exists()
+
+
+# ---------------------------------------------------------------- the past (as_of)
+def _csv_rows(data: bytes) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+
+
+def _kml_placemarks(data: bytes) -> dict[str, tuple[str, object]]:
+    """{site id: (name, polygon)} from the KML's Placemarks, read with ElementTree."""
+    ns = {"k": "http://www.opengis.net/kml/2.2"}
+    out = {}
+    for mark in ElementTree.fromstring(data).iterfind(".//k:Placemark", ns):
+        data_fields = {d.get("name"): d.text for d in mark.iterfind(".//k:SimpleData", ns)}
+        ring = mark.find(".//k:outerBoundaryIs//k:coordinates", ns).text.split()
+        polygon = shapely.Polygon([tuple(map(float, p.split(",")[:2])) for p in ring])
+        out[data_fields["id"]] = (mark.findtext("k:name", namespaces=ns), polygon)
+    return out
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "gpkg", "kml"])
+def test_a_site_export_as_of_a_past_moment_holds_the_version_of_then(app, client, tmp_path, fmt):
+    from tests.webapp.test_sites_api import create, free_square
+
+    manager = bearer(app, "manager")
+    first, second = free_square(app), free_square(app, 0.006)
+    site_id = create(client, manager, first).get_json()["id"]
+    then = datetime.now(UTC)
+    edited = client.patch(f"/api/v1/sites/{site_id}", headers=manager,
+                          json={"base_version": 1, "name": "改名村", "geometry": second})
+    assert edited.status_code == 200
+    url = f"/api/v1/export/{ZONES}.{fmt}"
+    for moment, name, shape in ((then, "新村", first), (None, "改名村", second)):
+        query = {"lang": "en"} | ({"as_of": moment.isoformat()} if moment else {})
+        response = client.get(url, headers=manager, query_string=query)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        data = response.get_data()
+        if fmt == "csv":
+            row = next(r for r in _csv_rows(data) if r["ID"] == str(site_id))
+            assert row["Name"] == name
+        elif fmt == "kml":
+            shown, polygon = _kml_placemarks(data)[str(site_id)]
+            assert shown == name and polygon.equals_exact(shapely.geometry.shape(shape), 1e-6)
+        else:
+            table = read(response, fmt, tmp_path, read_geometry=fmt == "gpkg")
+            key = "ID" if fmt == "xlsx" else "id"
+            row = table[table[key].astype(int) == site_id].iloc[0]
+            assert row["Name" if fmt == "xlsx" else "name"] == name
+            if fmt == "gpkg":
+                assert row.geometry.equals_exact(shapely.geometry.shape(shape), 1e-6)
+
+
+def test_a_report_export_refuses_as_of_naming_it(app, client, auth, tmp_path):
+    auth.login_as("manager")
+    for parameter, value in (("as_of", "2020-01-01"), ("status", "ok"), ("bbox", "121,41,122,42")):
+        for fmt in ("geojson", "csv"):
+            response = client.get(f"/api/v1/export/{ZONES}/reports.{fmt}", query_string={parameter: value})
+            assert response.status_code == 400, (parameter, fmt)
+            body = response.get_json()
+            assert body["error"] == "bad_parameter" and body["field"] == parameter
+            assert body["message"].startswith(f"{parameter}:")
+    assert last_audit(app).action != "reports.export"  # nothing was exported
+
+
+def test_a_report_export_names_the_site_version_it_was_filed_against(app, client, filed, tmp_path):
+    manager = bearer(app, "manager")
+    zone = filed["zone"]
+    renamed = client.patch(f"/api/v1/sites/{zone.id}", headers=manager,
+                           json={"base_version": 1, "name": "改名村"})
+    assert renamed.status_code == 200  # the site moved on; the report still names the version it saw
+    features = json.loads(client.get(f"/api/v1/export/{ZONES}/reports.geojson", headers=manager).get_data())
+    shown = {f["id"]: f["properties"]["site_version"] for f in features["features"]}
+    assert shown[filed["report"]["id"]] == 1
+    response = client.get(f"/api/v1/export/{ZONES}/reports.csv?lang=en", headers=manager)
+    rows = {r["ID"]: r for r in _csv_rows(response.get_data())}
+    assert rows[str(filed["report"]["id"])]["Site version filed against"] == "1"
+    zh = _csv_rows(client.get(f"/api/v1/export/{ZONES}/reports.csv?lang=zh_CN", headers=manager).get_data())
+    assert "填报时站点版本" in zh[0]

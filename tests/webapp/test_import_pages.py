@@ -31,8 +31,9 @@ def geojson(*features) -> bytes:
     return gpd.GeoDataFrame(list(features), geometry="geometry", crs="EPSG:4326").to_json().encode()
 
 
-def upload(client, auth, content: bytes, name="村庄.geojson", layer="sanitation_zones", crs="", csrf=True):
-    data = {"layer": layer, "crs": crs, "file": FileStorage(io.BytesIO(content), filename=name)}
+def upload(client, auth, content: bytes, name="村庄.geojson", layer="sanitation_zones", crs="", csrf=True,
+           **more):
+    data = {"layer": layer, "crs": crs, "file": FileStorage(io.BytesIO(content), filename=name), **more}
     if csrf:
         data["csrf_token"] = auth.csrf(PAGE)
     # Encoded in memory: the test client would spool a large body to a file it never closes.
@@ -113,6 +114,42 @@ def test_preview_writes_nothing_and_confirm_commits_it(app, client, auth):
     assert waiting(app) == []  # the upload is deleted once imported
     gone = client.post(f"{PAGE}/{token_of(page)}/confirm", data={"csrf_token": auth.csrf(PAGE)})
     assert gone.status_code == 404 and "该导入已不存在" in gone.get_data(as_text=True)
+
+
+def versions_of(client, site_id):
+    return client.get(f"/api/v1/sites/{site_id}/versions").get_json()["versions"]
+
+
+def test_the_comment_given_on_upload_goes_through_the_preview_onto_every_version(app, client, auth):
+    auth.login_as("manager")
+    page = upload(client, auth, geojson(zone("Z1", 0), zone("Z2", 1)), comment=" 2026年二季度普查 ")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and ">2026年二季度普查</textarea>" in text  # shown, editable, on confirm
+    assert confirm(client, auth, text).status_code == 302
+    added = zones(app)
+    assert [(v["action"], v["comment"]) for v in versions_of(client, added["Z1"].id)] == [
+        ("import", "2026年二季度普查")]
+    assert versions_of(client, added["Z2"].id)[-1]["comment"] == "2026年二季度普查"
+    # the comment edited on the preview page is the one stored; the update is a version with it
+    text = upload(client, auth, geojson(zone("Z1", 0, households=11), zone("Z2", 1)),
+                  comment="普查").get_data(as_text=True)
+    assert confirm(client, auth, text, comment="户数更正").status_code == 302
+    assert [(v["action"], v["comment"]) for v in versions_of(client, added["Z1"].id)] == [
+        ("import", "2026年二季度普查"), ("import", "户数更正")]
+    assert len(versions_of(client, added["Z2"].id)) == 1  # unchanged: no new version
+
+
+def test_a_comment_too_long_is_refused_naming_it_and_nothing_is_written(app, client, auth):
+    auth.login_as("manager")
+    before = counts(app)
+    refused = upload(client, auth, geojson(zone("Z1", 0)), comment="长" * 2001)
+    assert refused.status_code == 422 and "comment: text of at most 2000 characters" in refused.get_data(
+        as_text=True)
+    assert waiting(app) == [] and counts(app) == before
+    text = upload(client, auth, geojson(zone("Z1", 0))).get_data(as_text=True)
+    again = confirm(client, auth, text, comment="长" * 2001)
+    assert again.status_code == 422 and "comment:" in again.get_data(as_text=True)
+    assert counts(app) == before and waiting(app) == [token_of(text)]  # still there, to confirm again
 
 
 def test_the_same_file_again_is_unchanged_and_an_edited_one_shows_what_changes(app, client, auth):
@@ -293,3 +330,20 @@ def test_cli_dry_run_prints_the_preview_and_the_import_prints_its_counts(app, tm
     again = runner.invoke(main, ["import", str(path), "--layer", "sanitation_zones", "--skip-invalid"])
     assert "1 site(s) imported, 1 rejected (0 added, 1 updated, 1 unchanged)" in again.output
     assert counts(app)[0] == before[0] + 2
+
+
+def test_cli_import_comment_is_stored_on_every_version_it_records(app, client, auth, tmp_path, monkeypatch):
+    monkeypatch.setenv("ONEMAP_INSTANCE", str(app.config["ONEMAP"].instance))
+    monkeypatch.setenv("ONEMAP_DATABASE_URL", app.config["ONEMAP"].database_url)
+    path = tmp_path / "zones.geojson"
+    path.write_bytes(geojson(zone("Z1", 0), zone("Z2", 1)))
+    result = CliRunner().invoke(main, ["import", str(path), "--layer", "sanitation_zones",
+                                       "--comment", "县里报来的新边界"])
+    assert result.exit_code == 0, result.output
+    auth.login_as("planner")
+    for site in (zones(app)["Z1"], zones(app)["Z2"]):
+        assert [(v["action"], v["actor"], v["comment"]) for v in versions_of(client, site.id)] == [
+            ("import", "cli", "县里报来的新边界")]
+    refused = CliRunner().invoke(main, ["import", str(path), "--layer", "sanitation_zones", "--comment",
+                                        "x" * 2001])
+    assert refused.exit_code != 0 and "comment:" in refused.output

@@ -425,3 +425,35 @@ def test_gdal_reads_every_collection_as_stored(app, live_server, gdal_token):
     mines = pyogrio.read_dataframe(f"OAPIF:{live_server}/ogc/collections/mines",
                                    bbox=(121.8, 41.4, 122.6, 42.2))
     assert list(mines["name"]) == ["黑山县万程膨润土有限责任公司"]
+
+
+def test_items_leave_out_a_deleted_site_and_show_an_edited_one_as_it_is_now(app, planner):
+    from shapely import affinity
+    from shapely.geometry import mapping
+
+    from tests.webapp.test_sites_api import bearer
+
+    def items():
+        features = _ok(planner.get(f"{ZONES}?limit=1000"), "application/geo+json")["features"]
+        return {f["id"]: f for f in features}
+
+    api, manager = app.test_client(), bearer(app, "manager")  # edits through the planning API
+    deleted, edited = sorted(_sites(app, "sanitation_zones"), key=lambda s: s.id)[:2]
+    before = items()
+    assert {deleted.id, edited.id} <= set(before)
+    smaller = shapely.set_precision(affinity.scale(edited.geometry, 0.8, 0.8), 1e-6)  # inside the old one
+    answer = api.patch(f"/api/v1/sites/{edited.id}", headers=manager, json={
+        "base_version": edited.version, "name": "改名后的村", "geometry": mapping(smaller),
+        "attributes": {"households": 321}})
+    assert answer.status_code == 200, answer.get_json()
+    assert api.delete(f"/api/v1/sites/{deleted.id}", headers=manager).status_code == 200
+
+    after = items()
+    assert set(after) == set(before) - {deleted.id}
+    shown = after[edited.id]
+    assert (shown["properties"]["name"], shown["properties"]["households"]) == ("改名后的村", 321)
+    now_shown = shape(shown["geometry"]).normalize()  # RFC 7946 rings may start and turn differently
+    assert now_shown.equals_exact(smaller.normalize(), 1e-6) and not now_shown.equals(edited.geometry)
+    assert planner.get(f"{ZONES}/{deleted.id}").status_code == 404
+    one = _ok(planner.get(f"{ZONES}/{edited.id}"), "application/geo+json")
+    assert one["properties"]["name"] == "改名后的村" and one["properties"]["version"] == edited.version + 1

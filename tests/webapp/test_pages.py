@@ -43,6 +43,25 @@ def test_site_page_shows_history_newest_first_with_photos_and_flags(app, client,
     assert "Ditches cleared: fail" in english and "Inspection history (2)" in english
 
 
+def test_each_report_on_the_site_page_names_the_version_it_was_filed_against(app, client, auth, zone):
+    from tests.webapp.test_reports_api import post, report, token_for
+    from tests.webapp.test_sites_api import bearer
+
+    worker = token_for(app, "worker")
+    assert post(client, zone.id, report(zone, note="改名前"), token=worker).status_code == 201
+    renamed = client.patch(f"/api/v1/sites/{zone.id}", headers=bearer(app, "manager"),
+                           json={"base_version": zone.version, "name": "改名村"})
+    assert renamed.status_code == 200
+    assert post(client, zone.id, report(zone, note="改名后"), token=worker).status_code == 201
+    auth.login_as("planner")
+    page = client.get(f"/sites/{zone.id}").get_data(as_text=True)
+    after, before = page.split('class="report"')[1:3]  # newest first
+    assert "改名后" in after and f"填报时为第{zone.version + 1}版" in after
+    assert "改名前" in before and f"填报时为第{zone.version}版" in before
+    english = client.get(f"/sites/{zone.id}?lang=en").get_data(as_text=True)
+    assert f"filed against version {zone.version}" in english
+
+
 @pytest.mark.parametrize("hostile", HOSTILE)
 def test_user_text_is_escaped_on_the_site_page(app, client, auth, zones, hostile):
     _report(app, zones[0], 1, note=hostile, checklist=ALL_PASS | {"comments": {"swept_clean": hostile}})

@@ -1,13 +1,17 @@
 """The planning API: create, edit, split, merge, delete, restore sites; versions; 409 when stale."""
 
-from datetime import datetime
+import json
+from datetime import UTC, datetime, timedelta
 
+import pytest
 import shapely
 from shapely.geometry import box, mapping, shape
 
+from geo import imports
 from geo.exports import LOCAL_TIME
+from tests.factories import add_report
 from tests.webapp.test_reports_api import post, report, token_for
-from webapp.context import get_uow
+from webapp.context import get_uow, layers
 
 ATTRS = {"township": "芳山镇", "key_village": True}
 
@@ -157,7 +161,9 @@ def test_a_browser_session_must_send_its_csrf_token(app, client, auth):
 
 def test_delete_hides_a_site_everywhere_and_restore_brings_it_back(app, client, zone):
     manager = bearer(app, "manager")
-    assert client.delete(f"/api/v1/sites/{zone.id}", headers=manager).get_json()["field"] == "base_version"
+    assert client.delete(f"/api/v1/sites/{zone.id}?base_version=0", headers=manager).get_json()["field"] == (
+        "base_version"
+    )
     deleted = client.delete(f"/api/v1/sites/{zone.id}?base_version=1", headers=manager)
     assert deleted.status_code == 200 and deleted.get_json() == {"id": zone.id, "deleted": True, "version": 2}
     assert client.get(f"/api/v1/sites/{zone.id}", headers=manager).status_code == 404
@@ -238,3 +244,105 @@ def test_a_deleted_sites_page_stays_for_managers_and_planners_but_not_for_its_wo
     client.post("/logout", data={"csrf_token": auth.csrf("/")})
     auth.login_as("worker")
     assert client.get(f"/sites/{zone.id}").status_code == 404
+
+
+def _middle_line(square):
+    (x0, y0), (x1, y1) = square["coordinates"][0][0], square["coordinates"][0][2]
+    middle = (x0 + x1) / 2
+    ys = (min(y0, y1) - 0.001, max(y0, y1) + 0.001)
+    return {"type": "LineString", "coordinates": [[middle, ys[0]], [middle, ys[1]]]}
+
+
+def _state(app, client, headers, site_ids):
+    """What a user can see of these sites and the layer: each site and its versions, and the layer's ids."""
+    with app.app_context(), get_uow() as uow:
+        layer_ids = [s.id for s in uow.sites.find(layer_id="sanitation_zones")]
+    shown = {i: (client.get(f"/api/v1/sites/{i}", headers=headers).get_json(), versions(client, headers, i))
+             for i in site_ids}
+    return layer_ids, shown
+
+
+@pytest.mark.parametrize("operation", ["delete", "split", "merge", "restore"])
+def test_a_stale_base_version_is_409_for_every_change_and_nothing_is_written(app, client, operation):
+    manager = bearer(app, "manager")
+    square = free_square(app, 0.01)
+    site_id = create(client, manager, square).get_json()["id"]
+    neighbour = create(client, manager, free_square(app, 0.01, dx=0.01), name="邻村").get_json()["id"]
+    renamed = client.patch(f"/api/v1/sites/{site_id}", headers=manager,
+                           json={"base_version": 1, "name": "改名村"})
+    assert renamed.status_code == 200  # now at version 2; the requests below are based on version 1
+    before = _state(app, client, manager, [site_id, neighbour])
+    send = {
+        "delete": lambda: client.delete(f"/api/v1/sites/{site_id}?base_version=1", headers=manager),
+        "split": lambda: client.post(f"/api/v1/sites/{site_id}/split", headers=manager,
+                                     json={"base_version": 1, "line": _middle_line(square)}),
+        # the neighbour's base is current: only the second site is stale, and the merge must still stop
+        "merge": lambda: client.post("/api/v1/layers/sanitation_zones/merge", headers=manager, json={
+            "sites": [{"id": neighbour, "base_version": 1}, {"id": site_id, "base_version": 1}]}),
+        "restore": lambda: client.post(f"/api/v1/sites/{site_id}/versions/1/restore", headers=manager,
+                                       json={"base_version": 1, "comment": "恢复原名"}),
+    }[operation]
+    answer = send()
+    assert answer.status_code == 409, answer.get_json()
+    body = answer.get_json()
+    assert body["error"] == "stale_version" and body["current_version"] == 2
+    assert body["changes"] == [{"field": "name", "before": "新村", "after": "改名村"}]
+    assert _state(app, client, manager, [site_id, neighbour]) == before
+
+
+def test_delete_without_a_base_version_deletes_the_current_one(app, client):
+    manager = bearer(app, "manager")
+    site_id = create(client, manager, free_square(app)).get_json()["id"]
+    client.patch(f"/api/v1/sites/{site_id}", headers=manager, json={"base_version": 1, "name": "改名村"})
+    deleted = client.delete(f"/api/v1/sites/{site_id}", headers=manager)
+    assert deleted.status_code == 200 and deleted.get_json() == {"id": site_id, "deleted": True, "version": 3}
+    assert client.get(f"/api/v1/sites/{site_id}", headers=manager).status_code == 404
+    actions = [v["action"] for v in versions(client, manager, site_id)["versions"]]
+    assert actions == ["create", "edit", "delete"]
+    # a JSON body with only a comment works too, and the comment is kept
+    other = create(client, manager, free_square(app, dx=0.01), name="另一村").get_json()["id"]
+    answer = client.delete(f"/api/v1/sites/{other}", headers=manager, json={"comment": "重复录入"})
+    assert answer.status_code == 200 and answer.get_json()["version"] == 2
+    assert versions(client, manager, other)["versions"][-1]["comment"] == "重复录入"
+
+
+def test_restoring_a_version_whose_key_another_site_now_uses_is_refused(app, client, zone, tmp_path):
+    manager = bearer(app, "manager")
+    assert zone.ref is not None
+    assert client.delete(f"/api/v1/sites/{zone.id}", headers=manager).status_code == 200  # key released
+    path = tmp_path / "again.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "geometry": free_square(app),
+        "properties": {"name": "新录入", "ref": zone.ref, **ATTRS}}]}, ensure_ascii=False), encoding="utf-8")
+    with app.app_context(), get_uow(write=True) as uow:
+        result = imports.import_sites(layers()["sanitation_zones"], path, crs=None, skip_invalid=False,
+                                      uow=uow, actor="test", now=datetime.now(UTC))
+    (taker,) = result.added
+    before = versions(client, manager, zone.id)
+    refused = client.post(f"/api/v1/sites/{zone.id}/versions/1/restore", headers=manager,
+                          json={"base_version": 2})
+    assert refused.status_code == 422
+    body = refused.get_json()
+    assert body["field"] == "version" and zone.ref in body["message"] and f"site {taker}" in body["message"]
+    assert versions(client, manager, zone.id) == before and before["deleted"] is True
+    assert client.get(f"/api/v1/sites/{zone.id}", headers=manager).status_code == 404
+    assert client.get(f"/api/v1/sites/{taker}", headers=manager).get_json()["properties"]["ref"] == zone.ref
+
+
+def test_a_status_set_on_review_is_a_version_carrying_the_reviewers_comment(app, client):
+    manager = bearer(app, "manager")
+    with app.app_context(), get_uow(write=True) as uow:
+        road = next(uow.sites.find(layer_id="road_works"))
+        ids = [add_report(uow, road.id, "worker", checklist={"works_quality": "pass"},
+                          observed_at=datetime.now(UTC) - timedelta(hours=n)) for n in (2, 1)]
+        uow.commit()
+        first, second = [s.code for s in layers()["road_works"].statuses if s.code != road.status][:2]
+    for report_id, comment, status in zip(ids, ("路面已完工，转入验收", ""), (first, second), strict=True):
+        answer = client.post(f"/api/v1/reports/{report_id}/review", headers=manager,
+                             json={"decision": "approve", "comment": comment, "status": status})
+        assert answer.status_code == 200, answer.get_json()
+    latest = versions(client, manager, road.id)["versions"][-2:]
+    assert [(v["action"], v["status"], v["actor"], v["comment"], v["detail"]) for v in latest] == [
+        ("status", first, "manager", "路面已完工，转入验收", {"report": ids[0]}),
+        ("status", second, "manager", None, {"report": ids[1]}),  # the report it came from, no made-up words
+    ]

@@ -133,6 +133,10 @@ def sites(layer_id: str, fmt: str):
 def reports(layer_id: str, fmt: str):
     layer = layer_or_404(layer_id)
     spec = _format(fmt)
+    # As `onemap export --reports` does: these choose sites, and a report export ignoring them would mislead.
+    for name in ("as_of", "status", "bbox"):
+        if request.args.get(name):
+            raise params.BadParameter(name, "chooses sites; a report export takes since, until and county")
     since, until, county, lang = _common()
     filters = report_exports.ReportFilter(since, until, county)
     at, actor = now(), current_user.username

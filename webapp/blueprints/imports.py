@@ -22,6 +22,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import Forbidden, RequestEntityTooLarge
 
 from geo import imports
+from geo.attributes import clean_comment
 from geo.crs import parse_crs
 from geo.io.formats import FORMATS, detect_format
 from geo.model import InvalidInput, LayerDef, UnreadableFile
@@ -48,6 +49,7 @@ class Upload:
     crs: str | None
     filename: str  # as the browser sent it
     user: str
+    comment: str | None = None  # why: stored on every version the import records
 
 
 # ------------------------------------------------------------------ the waiting uploads
@@ -69,15 +71,17 @@ def _stored_name(filename: str) -> str:
     return f"{stem or 'upload'}{suffix}"
 
 
-def _save(file: FileStorage, layer: LayerDef, crs: str | None) -> Upload:
+def _save(file: FileStorage, layer: LayerDef, crs: str | None, comment: str | None) -> Upload:
     token = secrets.token_urlsafe(24)
     folder = _root() / token
     (folder / "data").mkdir(mode=0o700, parents=True)
     path = folder / "data" / _stored_name(file.filename or "")
     file.save(path)
-    meta = {"layer": layer.id, "crs": crs, "filename": file.filename, "user": current_user.username}
+    meta = {"layer": layer.id, "crs": crs, "filename": file.filename, "user": current_user.username,
+            "comment": comment}
     (folder / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
-    return Upload(token, folder, path, layer.id, crs, file.filename or path.name, current_user.username)
+    return Upload(token, folder, path, layer.id, crs, file.filename or path.name, current_user.username,
+                  comment)
 
 
 def _load(token: str) -> Upload:
@@ -92,7 +96,8 @@ def _load(token: str) -> Upload:
         abort(404, t("import.gone"))
     if meta["user"] != current_user.username or meta["layer"] not in layers():
         abort(404, t("import.gone"))
-    return Upload(token, folder, path, meta["layer"], meta["crs"], meta["filename"], meta["user"])
+    return Upload(token, folder, path, meta["layer"], meta["crs"], meta["filename"], meta["user"],
+                  meta.get("comment"))
 
 
 def _discard(upload: Upload) -> None:
@@ -150,7 +155,8 @@ def upload_form():
 @bp.post("")
 @role_required("manager")
 def upload():
-    values = {"layer": request.form.get("layer", ""), "crs": request.form.get("crs", "").strip()}
+    values = {"layer": request.form.get("layer", ""), "crs": request.form.get("crs", "").strip(),
+              "comment": request.form.get("comment", "")}
     file = request.files.get("file")
     layer = layers().get(values["layer"])
     if layer is None:
@@ -160,9 +166,10 @@ def upload():
     try:
         detect_format(file.filename)
         crs = parse_crs(values["crs"]) if values["crs"] else None
+        comment = clean_comment(values["comment"])
     except (UnreadableFile, InvalidInput) as exc:
         return _form(exc.message, values, 422)
-    saved = _save(file, layer, crs)
+    saved = _save(file, layer, crs, comment)
     if saved.path.stat().st_size > _limit():
         _discard(saved)
         return _form(t("import.too_large").format(mb=_limit() // (1024 * 1024)), values, 413)
@@ -189,17 +196,23 @@ def preview(token: str):
 def confirm(token: str):
     upload = _load(token)
     layer = layers()[upload.layer]
+    try:  # the comment may have been edited on the preview page
+        comment = clean_comment(request.form.get("comment", upload.comment))
+    except InvalidInput as exc:
+        with get_uow() as uow:
+            plan = imports.preview_import(layer, upload.path, upload.crs, uow)
+        return _preview(upload, plan, message=exc.message, status=422)
     try:
         with get_uow() as uow:
             # The previewed rejections are skipped; any new one changes the digest and stops the import.
             result = imports.import_sites(layer, upload.path, crs=upload.crs, skip_invalid=True, uow=uow,
                                           actor=current_user.username, now=now(),
-                                          expect=request.form.get("digest", ""))
+                                          expect=request.form.get("digest", ""), comment=comment)
     except imports.PlanChanged as exc:
         return _preview(upload, exc.plan, message=t("import.changed"), status=409)
     except (UnreadableFile, InvalidInput) as exc:
         _discard(upload)
-        return _form(exc.message, {"layer": layer.id, "crs": upload.crs or ""}, 422)
+        return _form(exc.message, {"layer": layer.id, "crs": upload.crs or "", "comment": comment or ""}, 422)
     _discard(upload)
     flash(t("import.done").format(layer=label(layer.name), added=len(result.added),
                                   updated=len(result.updated), unchanged=len(result.unchanged),

@@ -68,7 +68,8 @@ def edit(site_id: int):
 @bp.delete("/sites/<int:site_id>")
 @role_required("manager")
 def delete(site_id: int):
-    # DELETE bodies are optional in HTTP: the base version may come in the query string instead.
+    # DELETE bodies are optional in HTTP: the base version may come in the query string instead, or not at
+    # all (then the current version is deleted).
     body = _body() if request.content_length else {}
     if "base_version" not in body and request.args.get("base_version"):
         body["base_version"] = params.integer(request.args["base_version"], "base_version", 1, 2**31)

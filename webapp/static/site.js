@@ -43,7 +43,8 @@
     const more = d.restored ? fmt(text.restored_from, { n: d.restored })
       : d.split_from ? fmt(text.split_from, { id: d.split_from })
         : d.merged ? fmt(text.merged, { ids: d.merged.join(", ") })
-          : d.merged_into ? fmt(text.merged_into, { id: d.merged_into }) : null;
+          : d.merged_into ? fmt(text.merged_into, { id: d.merged_into })
+            : d.report ? fmt(text.on_report, { id: d.report }) : null;
     if (!more) return action;
     return config.lang === "en" ? `${action} (${more})` : `${action}（${more}）`;
   }
