@@ -59,7 +59,7 @@ class SessionUser(UserMixin):
 
 @login_manager.user_loader
 def _load_session_user(user_id: str) -> SessionUser | None:
-    with get_uow() as uow:
+    with get_uow(brief=True) as uow:  # every request: one statement, no transaction
         try:
             user = uow.users.get(int(user_id))
         except (NotFound, ValueError):
@@ -76,7 +76,7 @@ def _load_token_user(req) -> SessionUser | None:
     address = get_remote_address()
     if not limiter.limiter.test(BAD_TOKENS, "bad-token", address):
         abort(429, "too many requests with an unknown token from this address; wait a minute")
-    with get_uow() as uow:
+    with get_uow(brief=True) as uow:
         user = services.user_for_token(token.strip(), uow=uow)
     if user is None:
         limiter.limiter.hit(BAD_TOKENS, "bad-token", address)

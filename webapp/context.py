@@ -19,8 +19,8 @@ def store() -> Store:
     return current_app.extensions["onemap.store"]
 
 
-def get_uow(*, write: bool = False) -> AbstractContextManager[UnitOfWork]:
-    return store().unit_of_work(write=write)
+def get_uow(*, write: bool = False, brief: bool = False) -> AbstractContextManager[UnitOfWork]:
+    return store().unit_of_work(write=write, brief=brief)
 
 
 def layers() -> dict[str, LayerDef]:

@@ -59,8 +59,11 @@ class Store(ABC):
         """Create or upgrade the tables to the newest migration; safe to run again."""
 
     @abstractmethod
-    def unit_of_work(self, *, write: bool = False) -> AbstractContextManager[UnitOfWork]:
-        """A transaction; ``write=True`` takes the write lock up front where the backend has one."""
+    def unit_of_work(self, *, write: bool = False, brief: bool = False) -> AbstractContextManager[UnitOfWork]:
+        """A transaction; ``write=True`` takes the write lock up front where the backend has one.
+
+        ``brief=True``: a unit of one read statement (a login's user, a token's), run without a transaction
+        where that saves round trips (PostgreSQL: no BEGIN and ROLLBACK)."""
 
     @abstractmethod
     def ping(self) -> bool:

@@ -83,6 +83,11 @@ class PostgisStore(SqlStore):
 
         return engine
 
+    def _connect(self, write: bool, brief: bool = False) -> sa.Connection:
+        if brief:  # psycopg's autocommit is a flag on the client: no round trip to set or to reset it
+            return self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        return super()._connect(write)
+
     # ------------------------------------------------------------ spatial parts
     def layer_bbox_clause(self, layer_id, bbox, *, few=False):  # the planner's statistics know the sizes
         clause = sa.func.ST_Intersects(sa.literal_column("sites.shape"), _envelope(bbox))

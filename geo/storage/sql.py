@@ -101,8 +101,9 @@ class SqlStore(Store):
                       if inside.contains(site.geometry.representative_point())}
         return found
 
-    def _connect(self, write: bool) -> sa.Connection:
-        """A connection; a write unit's marks its BEGIN as a writer's (sqlite.py, postgis.py)."""
+    def _connect(self, write: bool, brief: bool = False) -> sa.Connection:
+        """A connection; a write unit's marks its BEGIN as a writer's (sqlite.py, postgis.py); ``brief``
+        is for backends whose single statements need no transaction (postgis.py)."""
         connection = self.engine.connect()
         return connection.execution_options(onemap_write=True) if write else connection
 
@@ -115,8 +116,8 @@ class SqlStore(Store):
             command.upgrade(config, "head")
 
     @contextmanager
-    def unit_of_work(self, *, write: bool = False):
-        connection = self._connect(write)
+    def unit_of_work(self, *, write: bool = False, brief: bool = False):
+        connection = self._connect(write, brief and not write)
         uow = SqlUnitOfWork(self, connection)
         try:
             yield uow

@@ -286,6 +286,23 @@ def test_grid_cells_hold_the_sites_whose_point_is_inside(store, layers):
 
 
 @pytest.mark.backends("postgis")
+def test_postgis_brief_units_run_their_statement_outside_a_transaction(store):
+    """A login's or a token's look-up opens no transaction (no BEGIN and ROLLBACK round trips), and the
+    pooled connection is transactional again for the next unit."""
+    import psycopg
+
+    def status(uow):
+        return uow.connection.connection.dbapi_connection.info.transaction_status
+
+    with store.unit_of_work(brief=True) as uow:
+        assert uow.users.by_name("nobody") is None
+        assert status(uow) == psycopg.pq.TransactionStatus.IDLE
+    with store.unit_of_work() as uow:
+        uow.users.by_name("nobody")
+        assert status(uow) == psycopg.pq.TransactionStatus.INTRANS
+
+
+@pytest.mark.backends("postgis")
 def test_postgis_units_safe_beside_other_writers_skip_the_writers_lock(store):
     """Filing a report (begin_write(exclusive=False)) goes on while another server holds the lock."""
     from geo.storage.postgis import WRITE_LOCK
