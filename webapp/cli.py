@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import json
 import sys
+import time
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -409,6 +410,26 @@ def export(layer_id: str, fmt: str, output: Path, status: tuple[str, ...], count
             n = exports.export_sites(layer, output, fmt, uow=uow, actor="cli", now=_now(), filters=filters,
                                      lang=lang)
     click.echo(f"{layer_id}: {n} {'report' if reports else 'site'}(s) written to {output}")
+
+
+@main.command("recompute-status")
+@click.option("--layer", "layer_id", help="only this layer's sites (default: every layer)")
+def recompute_status_(layer_id: str | None):
+    """Set every site's latest report and result again from the reports themselves.
+
+    For after reports arrived by another way than the app (a bulk load, a database repaired by hand);
+    one statement for all sites, recorded in the audit log.
+    """
+    from geo.recompute import recompute_status
+
+    if layer_id is not None:
+        _layer(layer_id)
+    store = _store(load_config())
+    started = time.perf_counter()
+    with store.unit_of_work() as uow:
+        changed = recompute_status(uow=uow, actor="cli", now=_now(), layer_id=layer_id)
+    seconds = time.perf_counter() - started
+    click.echo(f"{layer_id or 'all layers'}: {changed} site(s) changed, in {seconds:.1f} s")
 
 
 @main.command("backup")

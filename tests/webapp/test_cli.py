@@ -244,3 +244,43 @@ def test_export_other_formats_read_back(run, tmp_path, fmt):
     name, status = ("名称", "状态代码") if fmt in ("csv", "xlsx") else ("name", "status")  # tables: zh
     assert len(rows) == 1 and rows[0][name] == "士英北街新建道路工程"
     assert rows[0][status] == "main_complete"
+
+
+def test_recompute_status_sets_every_site_again_from_its_reports(run):
+    """After reports were stored without the sites' columns being kept (a bulk load), the command puts
+    each site's latest counting report and result back, and only on the layer asked for."""
+    from datetime import UTC, datetime
+
+    from geo import services
+    from tests.factories import ALL_PASS, add_report
+
+    assert run("init").exit_code == 0
+    store = open_store(load_config().database_url)
+    with store.unit_of_work(write=True) as uow:
+        services.add_user("w1", "worker", "a long password 1", uow=uow, actor="test", now=datetime.now(UTC))
+    with store.unit_of_work(write=True) as uow:
+        zone = next(uow.sites.find(layer_id="sanitation_zones"))
+        add_report(uow, zone.id, "w1", checklist={**ALL_PASS, "swept_clean": "fail"},
+                   observed_at=datetime(2026, 11, 3, 9, tzinfo=UTC))
+        uow.connection.exec_driver_sql(
+            "UPDATE sites SET last_report_id = NULL, last_inspected_at = NULL, last_result = NULL,"
+            " last_review = NULL")
+        uow.commit()
+
+    def latest():
+        with store.unit_of_work() as uow:
+            site = uow.sites.get(zone.id)
+            return site.last_inspected_at, site.last_result
+
+    assert latest() == (None, None)
+    other = run("recompute-status", "--layer", "mines")
+    assert other.exit_code == 0 and "mines: 0 site(s) changed" in other.output
+    assert latest() == (None, None)
+    done = run("recompute-status")
+    assert done.exit_code == 0 and "all layers: 1 site(s) changed" in done.output, done.output
+    assert latest() == (datetime(2026, 11, 3, 9, tzinfo=UTC), "fail")
+    with store.unit_of_work() as uow:
+        assert uow.audit.recent(limit=1)[0].action == "sites.recompute_status"
+    store.close()
+    unknown = run("recompute-status", "--layer", "rivers")
+    assert unknown.exit_code == 1 and "no layer 'rivers'" in unknown.output
