@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +36,8 @@ from geo.storage.sql import SqlStore, SqlUnitOfWork, _json
 
 # Key of the advisory lock every write unit takes: "OneMap" in ASCII.
 WRITE_LOCK = 0x4F6E654D6170
+# A pooled connection idle longer than this is pinged before use.
+PING_AFTER_IDLE_S = 2.0
 
 _DISTANCE = sa.text("SELECT ST_Distance(shape::geography,"
                     " ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography) FROM sites WHERE id = :id")
@@ -73,7 +76,24 @@ class PostgisStore(SqlStore):
         except ImportError:
             raise InvalidInput("the PostgreSQL driver is not installed: pip install 'onemap[postgis]'",
                                field="ONEMAP_DATABASE_URL") from None
-        engine = sa.create_engine(url, json_serializer=_json, pool_pre_ping=True)
+        engine = sa.create_engine(url, json_serializer=_json)  # pinged by _ping_if_idle, not pool_pre_ping
+
+        @event.listens_for(engine, "checkout")
+        def _ping_if_idle(dbapi_connection, record, _proxy):
+            # pool_pre_ping costs a round trip on every checkout, two per request. A connection back in
+            # the pool a moment ago is alive (HikariCP's aliveBypassWindowMs); one idle longer, which a
+            # restarted or failed-over server may have dropped, is pinged and replaced if it is gone.
+            if time.monotonic() - record.info.get("onemap_checked_in", 0.0) < PING_AFTER_IDLE_S:
+                return
+            try:
+                engine.dialect.do_ping(dbapi_connection)
+                dbapi_connection.rollback()
+            except Exception as exc:  # the pool then opens a new connection
+                raise sa.exc.DisconnectionError(f"pooled connection is gone: {exc}") from exc
+
+        @event.listens_for(engine, "checkin")
+        def _checked_in(_dbapi_connection, record):
+            record.info["onemap_checked_in"] = time.monotonic()
 
         @event.listens_for(engine, "begin")
         def _on_begin(connection):

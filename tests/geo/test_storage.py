@@ -286,6 +286,30 @@ def test_grid_cells_hold_the_sites_whose_point_is_inside(store, layers):
 
 
 @pytest.mark.backends("postgis")
+def test_postgis_a_pooled_connection_the_server_dropped_while_idle_is_replaced(store, monkeypatch):
+    """After a server restart or a failover the pool's idle connections are dead: the next unit still
+    works, on a new connection, because a connection idle for a while is pinged before use."""
+    from geo.storage import postgis
+
+    def backend_pid() -> int:
+        with store.unit_of_work() as uow:
+            return uow.connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+
+    first = backend_pid()
+    assert backend_pid() == first  # pooled: the same connection again
+    killer = sa.create_engine(store.url, poolclass=sa.pool.NullPool)
+    try:
+        with killer.connect() as connection:
+            assert connection.exec_driver_sql(f"SELECT pg_terminate_backend({first})").scalar_one()
+    finally:
+        killer.dispose()
+    monkeypatch.setattr(postgis, "PING_AFTER_IDLE_S", 0.0)  # as if it had been idle for a while
+    assert backend_pid() != first
+    with store.unit_of_work() as uow:
+        assert uow.users.by_name("nobody") is None
+
+
+@pytest.mark.backends("postgis")
 def test_postgis_brief_units_run_their_statement_outside_a_transaction(store):
     """A login's or a token's look-up opens no transaction (no BEGIN and ROLLBACK round trips), and the
     pooled connection is transactional again for the next unit."""
