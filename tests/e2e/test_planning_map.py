@@ -339,3 +339,62 @@ def test_a_new_zone_snaps_to_the_stored_vertices_of_a_detailed_neighbour_not_to_
         assert min(max(abs(vx - cx), abs(vy - cy)) for cx, cy in saved.exterior.coords) < 1e-7, (vx, vy)
     stored = shape(neighbour.json()["geometry"])
     assert saved.intersection(stored).area == 0 and saved.touches(stored)
+
+
+def _zones_in(page, base, square):
+    (x0, y0), (x1, y1) = square["coordinates"][0][0], square["coordinates"][0][2]
+    bbox = ",".join(f"{v:.6f}" for v in (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
+    found = page.request.get(f"{base}/api/v1/layers/sanitation_zones/features?bbox={bbox}").json()
+    return {f["id"]: shape(f["geometry"]) for f in found["features"]}
+
+
+def test_a_manager_splits_a_zone_on_the_map_merges_the_parts_back_and_deletes_it(live_server, page, app):
+    size = 0.006
+    square = free_square(app, size=size)
+    made = page.request.post(f"{live_server}/api/v1/layers/sanitation_zones/sites",
+                             headers=bearer(app, "manager"),
+                             data={"name": "待拆村", "geometry": square, "attributes": ATTRS})
+    assert made.status == 201, made.text()
+    site_id = made.json()["id"]
+    (x0, y0), (x1, y1) = square["coordinates"][0][0], square["coordinates"][0][2]
+    west, east, south, north = min(x0, x1), max(x0, x1), min(y0, y1), max(y0, y1)
+    middle = (west + east) / 2
+    _manager(page, live_server)
+    _go(page, middle, (south + north) / 2)
+
+    # split along a north-south line drawn across the zone: the site keeps one half, a new site the other
+    _popup_action(page, middle - size / 4, (south + north) / 2, "拆分")
+    _drawing(page)
+    for lat in (south - 0.001, north + 0.001, north + 0.001):  # the last vertex again ends the line
+        _click(page, middle, lat)
+    page.click("#edit-panel button.edit-save")
+    page.locator(".edit-done").wait_for()
+    parts = _zones_in(page, live_server, square)
+    assert len(parts) == 2 and site_id in parts
+    (other_id,) = set(parts) - {site_id}
+    assert all(abs(p.area - shape(square).area / 2) / shape(square).area < 0.05 for p in parts.values())
+    _ready(page)
+
+    # merge: start from the west half, pick the east half on the map
+    west_id = min(parts, key=lambda i: parts[i].centroid.x)
+    east_id = other_id if west_id == site_id else site_id
+    _popup_action(page, middle - size / 4, (south + north) / 2, "合并")
+    page.wait_for_selector("#edit-panel button.edit-save")
+    _click(page, middle + size / 4, (south + north) / 2)
+    page.wait_for_selector("#edit-panel .edit-chosen:not(:empty)")
+    page.click("#edit-panel button.edit-save")
+    page.locator(".edit-done").wait_for()
+    merged = _zones_in(page, live_server, square)
+    assert list(merged) == [west_id] and abs(merged[west_id].area - shape(square).area) < 1e-9
+    assert page.request.get(f"{live_server}/api/v1/sites/{east_id}").status == 404
+    _ready(page)
+
+    # delete, then the site is gone from the map's data, and its history says so
+    _popup_action(page, middle, (south + north) / 2, "删除")
+    page.fill("#edit-panel textarea[name=comment]", "重复录入")
+    page.click("#edit-panel button.edit-delete")
+    page.locator(".edit-done").wait_for()
+    assert _zones_in(page, live_server, square) == {}
+    history = page.request.get(f"{live_server}/api/v1/sites/{west_id}/versions").json()["versions"]
+    assert [v["action"] for v in history][-2:] == ["merge", "delete"]
+    assert history[-1]["comment"] == "重复录入"
