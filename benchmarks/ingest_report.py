@@ -17,7 +17,7 @@ import results
 
 # py-spy stack of a worker thread -> stage: the first marker found in the stack wins.
 SPY_STAGES = [("_on_begin", "waiting for the write lock (SQLite: BEGIN IMMEDIATE; PostGIS: advisory lock)"),
-              ("inspect (geo/photos.py", "photo check: full JPEG decode, EXIF, sha256"),
+              ("inspect (geo/photos.py", "photo check: JPEG header and end marker, EXIF, sha256"),
               ("derive (geo/photos.py", "derived copies: decode, resize, 2 JPEG encodes"),
               ("LocalBlobs.put", "writing a photo file: write, fsync, rename, fsync folder"),
               ("do_commit", "COMMIT (SQLite: WAL fsync; PostGIS: round trip, server's WAL flush)"),
@@ -337,8 +337,8 @@ def markdown(args, info: dict, photo: tuple[bytes, int], phases: list[dict], s: 
            "measured in the same run. OneMap is measured on "
            f"{' and '.join(backends.LABELS[n] for n in names)}, each against the same bare endpoint.", "",
            f"{verdicts} (bare {bare['rps']:.1f} reports/s; goal ≥ 0.50).", "",
-           "The machine has 2 cores and is shared (a test suite ran at the same time, and PostgreSQL "
-           "runs on the same cores), so absolute rates are noisy; the ratios to the bare endpoint "
+           "The machine has 2 cores, shared with whatever else runs there, and PostgreSQL runs on the "
+           "same cores, so absolute rates are noisy; the ratios to the bare endpoint "
            "measured in the same rounds are what to compare.", "",
            *_side_by_side(s, checks),
            f"Measured {info['date']}, {minutes:.1f} min for the whole run.", "",

@@ -97,3 +97,7 @@ def summary(done: dict[str, str], last: dict[str, str]) -> str:
              "", "| step | what | run | minutes | targets |", "| --- | --- | --- | ---: | --- |"]
     lines += [done.get(key) or last[key] for key in keys]
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
