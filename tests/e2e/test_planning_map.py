@@ -87,6 +87,14 @@ def _corners(square):
     return [tuple(c) for c in square["coordinates"][0][:4]]
 
 
+def _stored_zone(page, base, app, name, geometry):
+    """A zone stored through the planning API, as another manager would have drawn it; its Feature."""
+    made = page.request.post(f"{base}/api/v1/layers/sanitation_zones/sites", headers=bearer(app, "manager"),
+                             data={"name": name, "geometry": geometry, "attributes": ATTRS})
+    assert made.status == 201, made.text()
+    return made.json()
+
+
 def test_a_manager_draws_a_zone_reshapes_it_and_restores_the_first_version(live_server, page, app):
     requests = []
     page.on("request", lambda r: requests.append(r.url))
@@ -273,10 +281,7 @@ def test_a_new_zone_snaps_to_the_corners_of_its_neighbour(live_server, page, app
     two share their edge with no gap and no overlap."""
     size = 0.004
     square = free_square(app, size=size)
-    neighbour = page.request.post(f"{live_server}/api/v1/layers/sanitation_zones/sites",
-                                  headers=bearer(app, "manager"),
-                                  data={"name": "邻村", "geometry": square, "attributes": ATTRS})
-    assert neighbour.status == 201, neighbour.text()
+    neighbour = _stored_zone(page, live_server, app, "邻村", square)
     (x0, y0), (x1, y1) = square["coordinates"][0][0], square["coordinates"][0][2]
     east, south, north = max(x0, x1), min(y0, y1), max(y0, y1)
     _manager(page, live_server)
@@ -293,7 +298,7 @@ def test_a_new_zone_snaps_to_the_corners_of_its_neighbour(live_server, page, app
     drawn = shape(_api_site(page, live_server, int(done.get_attribute("data-site")))["geometry"])
     corners = {(round(x, 6), round(y, 6)) for x, y in drawn.exterior.coords}
     assert {(round(east, 6), round(south, 6)), (round(east, 6), round(north, 6))} <= corners
-    stored = shape(neighbour.json()["geometry"])
+    stored = shape(neighbour["geometry"])
     assert drawn.intersection(stored).area == 0 and drawn.touches(stored)
 
 
@@ -311,16 +316,12 @@ def test_a_new_zone_snaps_to_the_stored_vertices_of_a_detailed_neighbour_not_to_
     x, y = shape(free_square(app)).bounds[:2]  # a free spot, 0.02° clear of other zones and the county's edge
     east, west = _jagged(x, y - 0.017), _jagged(x - 0.006, y - 0.017)
     ring = [*east, *reversed(west), east[0]]
-    neighbour = page.request.post(f"{live_server}/api/v1/layers/sanitation_zones/sites",
-                                  headers=bearer(app, "manager"),
-                                  data={"name": "锯齿村", "attributes": ATTRS,
-                                        "geometry": {"type": "Polygon", "coordinates": [ring]}})
-    assert neighbour.status == 201, neighbour.text()
+    neighbour = _stored_zone(page, live_server, app, "锯齿村", {"type": "Polygon", "coordinates": [ring]})
     _manager(page, live_server)
     _go(page, x, y, zoom=12)
     bbox = f"{x - 0.05},{y - 0.05},{x + 0.05},{y + 0.05}"
     view = page.request.get(f"{live_server}/api/v1/layers/sanitation_zones/features?bbox={bbox}&zoom=12")
-    shown = next(f for f in view.json()["features"] if f["id"] == neighbour.json()["id"])
+    shown = next(f for f in view.json()["features"] if f["id"] == neighbour["id"])
     assert len(shown["geometry"]["coordinates"][0]) < 8  # what the map draws has lost the jags
 
     shared = east[7:12]
@@ -337,7 +338,7 @@ def test_a_new_zone_snaps_to_the_stored_vertices_of_a_detailed_neighbour_not_to_
                   ["geometry"])
     for vx, vy in shared:
         assert min(max(abs(vx - cx), abs(vy - cy)) for cx, cy in saved.exterior.coords) < 1e-7, (vx, vy)
-    stored = shape(neighbour.json()["geometry"])
+    stored = shape(neighbour["geometry"])
     assert saved.intersection(stored).area == 0 and saved.touches(stored)
 
 
@@ -351,11 +352,7 @@ def _zones_in(page, base, square):
 def test_a_manager_splits_a_zone_on_the_map_merges_the_parts_back_and_deletes_it(live_server, page, app):
     size = 0.006
     square = free_square(app, size=size)
-    made = page.request.post(f"{live_server}/api/v1/layers/sanitation_zones/sites",
-                             headers=bearer(app, "manager"),
-                             data={"name": "待拆村", "geometry": square, "attributes": ATTRS})
-    assert made.status == 201, made.text()
-    site_id = made.json()["id"]
+    site_id = _stored_zone(page, live_server, app, "待拆村", square)["id"]
     (x0, y0), (x1, y1) = square["coordinates"][0][0], square["coordinates"][0][2]
     west, east, south, north = min(x0, x1), max(x0, x1), min(y0, y1), max(y0, y1)
     middle = (west + east) / 2
