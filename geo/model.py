@@ -10,18 +10,25 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from geo.messages import Message
+
 ROLES = ("planner", "worker", "manager", "admin")
 
 
 # ---------------------------------------------------------------- errors
 class OneMapError(Exception):
-    """Base of every error OneMap reports to a user; `code` is machine-readable."""
+    """Base of every error OneMap reports to a user; `code` is machine-readable.
+
+    ``message`` is a `geo.messages.Message` (translated at the edge) or, for text no reader needs
+    in another language, a plain string; `self.message` is always the English text.
+    """
 
     code = "error"
 
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str | Message):
+        super().__init__(str(message))
+        self.text = message
+        self.message = str(message)
 
 
 class InvalidInput(OneMapError):
@@ -29,7 +36,7 @@ class InvalidInput(OneMapError):
 
     code = "invalid"
 
-    def __init__(self, message: str, field: str | None = None, details: list | None = None):
+    def __init__(self, message: str | Message, field: str | None = None, details: list | None = None):
         super().__init__(message)
         self.field = field
         self.details = details or []
@@ -45,7 +52,7 @@ class Conflict(OneMapError):
 
     code = "conflict"
 
-    def __init__(self, message: str, extra: dict[str, Any] | None = None):
+    def __init__(self, message: str | Message, extra: dict[str, Any] | None = None):
         super().__init__(message)
         self.extra = extra or {}
 

@@ -23,7 +23,7 @@ from wtforms.validators import DataRequired
 from geo import services
 from geo.model import NotFound, User
 from webapp.context import get_uow
-from webapp.i18n import t
+from webapp.i18n import _
 
 bp = Blueprint("auth", __name__)
 csrf = CSRFProtect()
@@ -151,10 +151,12 @@ def login():
         if user:
             login_user(SessionUser(user))
             return redirect(_safe_next(request.args.get("next"), user.role))
-        flash(t("login.failed"), "error")
+        flash(_("Wrong user name or password."), "error")
         status = 401
     elif request.method == "POST":
-        flash(t("login.incomplete") if not form.csrf_token.errors else t("login.expired"), "error")
+        expired = bool(form.csrf_token.errors)
+        flash(_("The page expired; please log in again.") if expired
+              else _("Enter your user name and password."), "error")
         status = 400
     return render_template("auth/login.html", form=form), status
 

@@ -21,6 +21,7 @@ from geo import credentials, exports, imports, report_exports, services
 from geo.layers import load_layers
 from geo.model import ROLES, InvalidInput, NotFound, OneMapError
 from geo.storage import Store, open_store
+from webapp.i18n import _, error_text, translate
 from webapp.settings import SETTINGS, Config, load_config
 
 DEMO_USERS = (("planner", "planner"), ("worker", "worker"), ("manager", "manager"), ("admin", "admin"))
@@ -37,9 +38,10 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except OneMapError as exc:
-            click.echo(f"onemap: {exc.message}", err=True)
+            click.echo(f"onemap: {error_text(exc)}", err=True)
             for detail in getattr(exc, "details", [])[:200]:
-                click.echo(f"  feature {detail.index}: {detail.reason}", err=True)
+                click.echo("  " + _("feature {index}: {reason}", index=detail.index,
+                                    reason=translate(detail.reason)), err=True)
             ctx.exit(1)
         except sa.exc.OperationalError as exc:  # server down, wrong password, no such database
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)

@@ -1,422 +1,64 @@
-"""Interface text in Chinese (zh_CN, the default) and English.
+"""Interface language and time zone: Flask-Babel with gettext catalogues in webapp/translations/.
 
-A small table rather than gettext catalogues: the interface is short, and the
-layer definitions carry their own zh/en labels.
+Messages are written in English in the code (`_("Map")`) and translated by the catalogues:
+`zh_CN` (the default) and `en`. Placeholders are `{name}`, filled with str.format after translation,
+the same in Python, templates and the page scripts. How to add a message or a language:
+docs/architecture.md, "Languages".
 """
 
 from __future__ import annotations
 
-from flask import current_app, request, session
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from babel import Locale, support
+from flask import current_app, has_app_context, has_request_context, request, session
+from flask_babel import Babel, LazyString
+
+from geo.messages import Message
+from geo.model import OneMapError
 
 LANGUAGES = ("zh_CN", "en")
-MESSAGES = {
-    "app.title": ("一张图", "OneMap"),
-    "app.subtitle": ("锦州市规划与巡查一张图", "Jinzhou planning and inspection map"),
-    "nav.map": ("地图", "Map"),
-    "nav.logout": ("退出", "Log out"),
-    "nav.language": ("English", "中文"),
-    "login.title": ("登录", "Log in"),
-    "login.username": ("用户名", "User name"),
-    "login.password": ("密码", "Password"),
-    "login.submit": ("登录", "Log in"),
-    "login.failed": ("用户名或密码错误。", "Wrong user name or password."),
-    "login.incomplete": ("请输入用户名和密码。", "Enter your user name and password."),
-    "login.expired": ("页面已过期，请重新登录。", "The page expired; please log in again."),
-    "nav.dashboard": ("统计看板", "Dashboard"),
-    "map.layers": ("图层", "Layers"),
-    "map.sites": ("个站点", "sites"),
-    "map.loading": ("正在加载…", "Loading…"),
-    "map.search": ("按名称搜索", "Search by name"),
-    "map.county": ("县（市、区）", "County"),
-    "map.all_counties": ("全部县（市、区）", "All counties"),
-    "map.filter_status": ("只显示此状态", "Show only this status"),
-    "map.in_view": ("当前视野内的站点", "Sites in view"),
-    "map.more": ("仅列出前200个", "first 200 listed"),
-    "map.locate": ("在地图上定位", "Show on the map"),
-    "map.truncated": ("站点过多，请放大地图", "Too many sites: zoom in"),
-    "map.offline": ("无法连接服务器", "Cannot reach the server"),
-    "popup.last_inspected": ("最近巡查", "Last inspection"),
-    "popup.never": ("尚未巡查", "Never inspected"),
-    "popup.pass": ("全部合格", "all passed"),
-    "popup.fail": ("有不合格项", "items failed"),
-    "popup.open_site": ("查看站点详情", "Open site page"),
-    "assign.map_help": ("点击地图上的站点即可勾选或取消，再点“分配”或“取消分配”。",
-                        "Click sites on the map to tick or untick them, then Assign or Unassign."),
-    "map.unreviewed": ("最近一次巡查待审核", "Latest report awaits review"),
-    "map.as_of": ("历史日期", "As of"),
-    "error.unexpected": ("服务器出错，未能完成此操作；请稍后再试，或把出错时间告诉管理员。",
-                         "Something went wrong on the server and this was not done; try again later, or "
-                         "tell the administrator when it happened."),
-    "error.storage_unavailable": ("照片存储暂时不可用，本次提交未保存；手机会保留报告并稍后自动重发。",
-                                  "Photo storage is unavailable right now and nothing was stored; the phone "
-                                  "keeps the report and sends it again later."),
-    "error.storage_full": ("照片存储空间已满，本次提交未保存；手机会保留报告，"
-                           "请通知管理员清理空间，之后会自动重发。",
-                           "Photo storage is full and nothing was stored; the phone keeps the report and "
-                           "sends it again once the administrator frees space."),
-    "map.as_of_note": ("正在查看 {day} 当日结束时的站点与状态（历史，不可编辑）。",
-                       "Showing the sites and statuses as they were at the end of {day} "
-                       "(history, read-only)."),
-    "map.as_of_clear": ("回到今天", "Back to today"),
-    "map.unreviewed_legend": ("虚线边框：最近一次巡查待审核", "Dashed outline: latest report awaits review"),
-    "site.last_inspected": ("最近巡查", "Last inspection"),
-    "site.attributes": ("基本信息", "Attributes"),
-    "site.deleted_on": ("此站点已于 {day} 删除，地图和导出中不再显示；"
-                        "其历史版本和巡查记录仍保留，可在下方恢复。",
-                        "This site was deleted on {day}: maps and exports no longer show it; its versions "
-                        "and inspections are kept, and it can be restored below."),
-    "site.timeline": ("状态变化", "Status over time"),
-    "site.history": ("巡查记录", "Inspection history"),
-    "site.no_reports": ("暂无巡查记录。", "No inspection reports yet."),
-    "site.review_comment": ("审核意见", "Review comment"),
-    "review.pending": ("待审核", "awaiting review"),
-    "review.approved": ("已通过", "approved"),
-    "review.rejected": ("已退回", "rejected"),
-    "answer.pass": ("合格", "pass"),
-    "answer.fail": ("不合格", "fail"),
-    "answer.na": ("不适用", "n/a"),
-    "flag.off_site": ("不在现场", "off site"),
-    "flag.photo_far": ("照片位置偏远", "photo taken far away"),
-    "flag.photo_old": ("照片拍摄过早", "photo taken long before"),
-    "yes": ("是", "yes"),
-    "no": ("否", "no"),
-    "dash.targets": ("目标完成情况", "Targets"),
-    "dash.metrics": ("工作量统计", "Work done"),
-    "dash.reported_here": ("本系统填报合计", "Reported in OneMap"),
-    "dash.published": ("公开报道数字", "Published figure"),
-    "dash.progress": ("工程进度", "Construction progress"),
-    "dash.overdue": ("逾期未巡查的站点", "Overdue sites"),
-    "dash.none_overdue": ("没有逾期的站点。", "No site is overdue."),
-    "dash.site": ("站点", "Site"),
-    "dash.outside": ("锦州市域外", "Outside Jinzhou"),
-    "dash.days_overdue": ("逾期天数", "Days overdue"),
-    "role.planner": ("规划人员", "Planner"),
-    "role.worker": ("网格员", "Grid worker"),
-    "role.manager": ("管理人员", "Manager"),
-    "role.admin": ("管理员", "Administrator"),
-    "error.title": ("出错了", "Something went wrong"),
-    "error.back": ("返回地图", "Back to the map"),
-    # grid worker's phone pages (webapp/blueprints/worker.py, static/worker.js)
-    "nav.my": ("我的站点", "My sites"),
-    "my.title": ("我的站点", "My sites"),
-    "my.count": ("共{n}个", "{n} in all"),
-    "my.showing": ("仅列出最紧急的{n}个", "the {n} most urgent are listed"),
-    "my.none": ("还没有分配给您的站点。", "No sites are assigned to you yet."),
-    "my.days_overdue": ("逾期{n}天", "{n} days overdue"),
-    "my.report": ("填报", "Report"),
-    "my.nearest": ("同等紧急的站点按距离由近到远排列", "Equally urgent sites: nearest first"),
-    "my.offline_ready": ("已可离线使用", "Ready to use offline"),
-    "my.queue": ("报告发送情况", "Reports sent from this phone"),
-    "my.queue_empty": ("这台手机上没有报告记录。", "No reports on this phone yet."),
-    "queue.queued": ("等待发送", "Waiting to send"),
-    "queue.sent": ("已送达", "Delivered"),
-    "queue.failed": ("未被接收", "Not accepted"),
-    "queue.receipt": ("回执：编号 {id}，服务器接收时间 {time}", "Receipt: no. {id}, received {time}"),
-    "queue.offline": ("无网络，联网后自动发送", "No network: sent automatically when back online"),
-    "queue.login": ("登录已过期，请重新登录，之后自动发送", "Logged out: log in again and it is sent"),
-    "queue.server": ("服务器暂时无法接收，稍后自动重试", "The server is busy: retried automatically"),
-    "queue.photos": ("{n}张照片", "photos: {n}"),
-    "queue.dismiss": ("删除此记录", "Remove"),
-    "queue.send_now": ("立即发送", "Send now"),
-    "queue.waiting_count": ("{n}份报告等待发送", "{n} reports waiting to be sent"),
-    "report.title": ("巡查填报", "Inspection report"),
-    "report.status": ("当前状态", "Status"),
-    "report.checklist": ("检查项目", "Checklist"),
-    "report.comment": ("说明（可选）", "Comment (optional)"),
-    "report.metrics": ("工作量", "Figures"),
-    "report.unit": ("单位", "unit"),
-    "report.range": ("范围", "range"),
-    "report.note": ("备注", "Note"),
-    "report.photos": ("现场照片（1–10张）", "Photos (1–10)"),
-    "report.add_photo": ("拍照 / 选择照片", "Take or choose photos"),
-    "report.remove_photo": ("移除", "Remove"),
-    "report.photo_gps": ("照片含位置", "photo has a position"),
-    "report.gps": ("手机定位", "Phone position"),
-    "report.gps_waiting": ("正在定位…", "Locating…"),
-    "report.gps_fix": ("精度 ±{m} 米", "accuracy ±{m} m"),
-    "report.gps_error": ("无法定位，报告将不带位置提交", "No position: the report goes without one"),
-    "report.submit": ("提交报告", "Submit report"),
-    "report.processing": ("正在处理照片…", "Preparing photos…"),
-    "report.saving": ("正在保存并发送…", "Saving and sending…"),
-    "report.saved_offline": ("已保存在手机上，联网后自动发送。",
-                             "Saved on this phone; it is sent when the network is back."),
-    "report.sent": ("报告已送达服务器。", "The server has received the report."),
-    "report.failed": ("服务器未接收此报告：", "The server did not accept this report: "),
-    "report.need_answer": ("请选择：合格、不合格或不适用。", "Choose pass, fail or not applicable."),
-    "report.need_photo": ("请至少拍一张照片。", "Add at least one photo."),
-    "report.too_many_photos": ("最多10张照片。", "At most 10 photos."),
-    "report.out_of_range": ("请输入{min}到{max}之间的数字。", "Enter a number from {min} to {max}."),
-    "report.back": ("返回我的站点", "Back to my sites"),
-    "report.another": ("再填一份", "File another report"),
-    "report.flags": ("系统提示", "Flagged"),
-    # manager and admin pages (webapp/blueprints/manager.py, admin.py)
-    "nav.review": ("报告审核", "Review"),
-    "nav.assign": ("站点分配", "Assign sites"),
-    "nav.users": ("用户管理", "Users"),
-    "manage.reports_title": ("巡查报告审核", "Review inspection reports"),
-    "manage.pending_heading": ("待审核的报告", "Awaiting review"),
-    "manage.decided": ("最近审核的报告", "Recently reviewed"),
-    "manage.none_pending": ("没有待审核的报告。", "No report is awaiting review."),
-    "manage.none_decided": ("还没有审核过的报告。", "No report has been reviewed yet."),
-    "manage.worker": ("网格员", "Worker"),
-    "manage.observed": ("巡查时间", "Inspected"),
-    "manage.received": ("收到时间", "Received"),
-    "manage.distance": ("距站点", "Distance to site"),
-    "manage.reviewed_at": ("审核时间", "Reviewed"),
-    "manage.comment": ("审核意见", "Comment"),
-    "manage.approve": ("通过", "Approve"),
-    "manage.reject": ("退回", "Reject"),
-    "manage.site_status": ("通过后站点状态", "Site status on approval"),
-    "manage.status_unchanged": ("不变", "unchanged"),
-    "manage.approved_msg": ("报告已通过。", "Report approved."),
-    "manage.rejected_msg": ("报告已退回。", "Report rejected."),
-    "assign.title": ("为网格员分配站点", "Assign sites to grid workers"),
-    "assign.worker": ("网格员", "Grid worker"),
-    "assign.choose_worker": ("请选择网格员", "Choose a grid worker"),
-    "assign.choose_worker_first": ("请先选择网格员，再勾选站点。", "Choose a grid worker, then check sites."),
-    "assign.no_workers": ("还没有可用的网格员账号。", "There is no active grid worker account."),
-    "assign.layer": ("图层", "Layer"),
-    "assign.all_layers": ("全部图层", "All layers"),
-    "assign.name": ("名称", "Name"),
-    "assign.status": ("状态", "Status"),
-    "assign.only_mine": ("只看已分配给该网格员的站点", "Only this worker's sites"),
-    "assign.filter": ("筛选", "Filter"),
-    "assign.assigned": ("已分配", "Assigned"),
-    "assign.others": ("其他网格员", "Other workers"),
-    "assign.select_all": ("全选", "All"),
-    "assign.assign": ("分配勾选的站点", "Assign the checked sites"),
-    "assign.unassign": ("取消分配勾选的站点", "Unassign the checked sites"),
-    "assign.done_assign": ("已为 {name} 新分配 {n} 个站点。", "{n} site(s) newly assigned to {name}."),
-    "assign.done_unassign": ("已取消 {name} 的 {n} 个站点。", "{n} site(s) taken from {name}."),
-    "assign.none_checked": ("请至少勾选一个站点。", "Check at least one site."),
-    "assign.count": ("已分配站点", "Sites assigned"),
-    "assign.truncated": ("站点过多，仅列出前 {n} 个，请缩小筛选范围。",
-                         "Too many sites: the first {n} are listed; narrow the filter."),
-    "assign.no_sites": ("没有符合条件的站点。", "No site matches."),
-    # file import (webapp/blueprints/imports.py)
-    "nav.import": ("数据导入", "Import"),
-    "import.title": ("导入数据文件", "Import a file"),
-    "import.intro": ("选择图层并上传文件：先预览将新增、更新哪些站点，确认后才写入。",
-                     "Choose a layer and upload a file: you see what would be added and updated before "
-                     "anything is written."),
-    "import.layer": ("图层", "Layer"),
-    "import.choose_layer": ("请选择图层。", "Choose a layer."),
-    "import.file": ("文件", "File"),
-    "import.choose_file": ("请选择要上传的文件。", "Choose a file to upload."),
-    "import.crs": ("坐标系", "Coordinate system"),
-    "import.crs_hint": ("可选：EPSG代码（如4490）、gcj02或bd09",
-                        "optional: EPSG code (e.g. 4490), gcj02 or bd09"),
-    "import.crs_assumed": ("文件未注明，按WGS84经纬度处理", "not named in the file: WGS84 lon/lat assumed"),
-    "import.preview": ("上传并预览", "Upload and preview"),
-    "import.comment": ("导入说明（可选）", "Why (optional)"),
-    "import.comment_hint": ("如：2026年第二季度普查更新；记入每个导入站点的版本历史",
-                            "e.g. Q2 2026 survey update; kept in each imported site's version history"),
-    "import.formats": ("支持的文件：{ext}（Shapefile请打包为zip）；不超过 {mb} MB。",
-                       "Accepted files: {ext} (a Shapefile zipped); at most {mb} MB."),
-    "import.matching": ("按要素的 ref 属性匹配本图层已有站点：匹配到的更新，其余新增；"
-                        "没有 ref 的要素一律新增。",
-                        "Features are matched to the layer's stored sites by their ref property: matched "
-                        "ones are updated, the others added; a feature without a ref is always added."),
-    "import.too_large": ("文件过大：导入的文件不能超过 {mb} MB。",
-                         "The file is too large: imports take at most {mb} MB."),
-    "import.gone": ("该导入已不存在（已确认、已取消或超过一天被清除），请重新上传文件。",
-                    "This import no longer exists (confirmed, cancelled or removed after a day); "
-                    "upload the file again."),
-    "import.preview_title": ("导入预览", "Import preview"),
-    "import.format": ("格式", "Format"),
-    "import.note": ("读取提示", "Note from reading the file"),
-    "import.to_add": ("新增", "To add"),
-    "import.to_update": ("更新", "To update"),
-    "import.unchanged": ("无变化", "Unchanged"),
-    "import.rejected": ("被拒绝", "Rejected"),
-    "import.confirm": ("确认导入（{n}个站点）", "Import ({n} sites)"),
-    "import.confirm_skip": ("跳过{rejected}个被拒绝的要素，导入其余{n}个站点",
-                            "Skip the {rejected} rejected features and import the other {n} sites"),
-    "import.cancel": ("取消导入", "Cancel"),
-    "import.nothing": ("没有需要写入的内容，上传的文件已删除。",
-                       "Nothing would change; the upload was removed."),
-    "import.again": ("重新上传", "Upload a file"),
-    "import.first_rows": ("仅列出前{n}个。", "The first {n} are listed."),
-    "import.feature": ("要素序号（从0起）", "Feature (from 0)"),
-    "import.reason": ("原因", "Reason"),
-    "import.ref": ("编号（ref）", "ref"),
-    "import.site": ("站点", "Site"),
-    "import.field_name": ("名称", "Name"),
-    "import.changes": ("变化（原值 → 新值）", "Changes (before → after)"),
-    "import.geometry": ("几何变化", "Geometry changed"),
-    "import.changed": ("预览之后已存数据有变化，未导入任何内容；请查看下面的新预览后再确认。",
-                       "The stored data changed since the preview and nothing was imported; check the "
-                       "new preview below and confirm again."),
-    "import.done": ("已导入到「{layer}」：新增{added}个，更新{updated}个，无变化{unchanged}个，"
-                    "跳过被拒绝的{rejected}个。",
-                    "Imported into {layer}: {added} added, {updated} updated, {unchanged} unchanged, "
-                    "{rejected} rejected skipped."),
-    "import.cancelled": ("已取消导入，上传的文件已删除。",
-                         "Import cancelled; the uploaded file was deleted."),
-    "admin.title": ("用户管理", "Users"),
-    "admin.username": ("用户名", "User name"),
-    "admin.display_name": ("姓名", "Display name"),
-    "admin.role": ("角色", "Role"),
-    "admin.active": ("状态", "Status"),
-    "admin.is_active": ("启用", "active"),
-    "admin.is_inactive": ("已停用", "deactivated"),
-    "admin.assigned": ("分配站点数", "Sites assigned"),
-    "admin.new_password": ("重置密码", "New password"),
-    "admin.actions": ("启用 / 停用", "Activate / deactivate"),
-    "admin.create": ("新建用户", "Create user"),
-    "admin.password": ("密码", "Password"),
-    "admin.min_password": ("至少8个字符", "at least 8 characters"),
-    "admin.reset": ("重置", "Reset"),
-    "admin.deactivate": ("停用", "Deactivate"),
-    "admin.activate": ("重新启用", "Reactivate"),
-    "admin.you": ("（本人）", "(you)"),
-    "admin.created": ("已创建用户 {name}。", "User {name} created."),
-    "admin.password_reset": ("已重置 {name} 的密码。", "Password of {name} reset."),
-    "admin.deactivated": ("已停用 {name}。", "{name} deactivated."),
-    "admin.activated": ("已重新启用 {name}。", "{name} reactivated."),
-    # planning on the map for managers and admins (static/edit.js)
-    "edit.title": ("规划编辑", "Planning"),
-    "edit.new": ("新建", "New site"),
-    "edit.new_title": ("新建站点", "New site"),
-    "edit.layer": ("图层", "Layer"),
-    "edit.draw_Point": ("画点", "Place a point"),
-    "edit.draw_LineString": ("画线", "Draw a line"),
-    "edit.draw_Polygon": ("画面", "Draw an area"),
-    "edit.hint_Point": ("在地图上点击放置站点。", "Click the map to place the site."),
-    "edit.hint_LineString": ("在地图上依次点击各点，再次点击最后一点结束。",
-                             "Click the points in order; click the last one again to finish."),
-    "edit.hint_Polygon": ("在地图上依次点击各顶点，点击第一个顶点闭合。",
-                          "Click each corner in turn; click the first one again to close the area."),
-    "edit.hint_adjust": ("保存前仍可拖动调整位置和形状。", "You can still drag it into place before saving."),
-    "edit.initial_status": ("（初始状态）", "(initial status)"),
-    "edit.reshape": ("编辑形状", "Edit shape"),
-    "edit.attributes": ("编辑属性", "Edit attributes"),
-    "edit.split": ("拆分", "Split"),
-    "edit.merge": ("合并", "Merge"),
-    "edit.delete": ("删除", "Delete"),
-    "edit.hint_reshape": ("拖动顶点修改形状；拖动边中间的小点可加顶点，右键点击顶点可删除。",
-                          "Drag the vertices; drag a small middle mark to add one; right-click a vertex "
-                          "to remove it."),
-    "edit.hint_split": ("画一条横穿该区域的线：依次点击，再次点击最后一点结束。",
-                        "Draw a line across the area: click the points, then the last one again to finish."),
-    "edit.hint_merge": ("在地图上点击同一图层中与它相邻的另一个站点。",
-                        "Click another site of the same layer that touches it."),
-    "edit.merge_with": ("合并入：", "Merged into it: "),
-    "edit.same_layer": ("请选择同一图层的站点。", "Choose a site of the same layer."),
-    "edit.confirm_delete": ("确定删除「{name}」？其巡查记录和版本历史会保留，可在站点页面恢复。",
-                            "Delete “{name}”? Its reports and version history are kept; its page can "
-                            "restore it."),
-    "edit.name": ("名称", "Name"),
-    "edit.status": ("状态", "Status"),
-    "edit.comment": ("修改说明（可选）", "Comment on the change (optional)"),
-    "edit.required": ("必填", "required"),
-    "edit.choose": ("请选择", "Choose"),
-    "edit.unknown": ("未填", "not set"),
-    "edit.list_hint": ("多个值用分号分隔", "separate values with ;"),
-    "edit.save": ("保存", "Save"),
-    "edit.cancel": ("取消", "Cancel"),
-    "edit.saving": ("正在保存…", "Saving…"),
-    "edit.saved": ("已保存：{name}（第{version}版）", "Saved: {name} (version {version})"),
-    "edit.deleted": ("已删除：{name}", "Deleted: {name}"),
-    "edit.split_done": ("已拆分为{n}个站点。", "Split into {n} sites."),
-    "edit.not_saved": ("未保存：", "Not saved: "),
-    "edit.no_gcj02": ("高德底图使用GCJ-02坐标，无法在其上编辑站点；请换用其他底图。",
-                      "Sites cannot be edited on the AMap basemap (GCJ-02 coordinates); choose another "
-                      "basemap."),
-    "edit.conflict": ("该站点已被他人修改", "Someone else changed this site"),
-    "edit.changes": ("变化（原值 → 新值）", "Changes (before → after)"),
-    "edit.reload_latest": ("载入最新版本", "Load the latest version"),
-    "edit.shape_changed": ("形状已改变", "shape changed"),
-    "edit.empty": ("（空）", "(empty)"),
-    "edit.field.name": ("名称", "Name"),
-    "edit.field.status": ("状态", "Status"),
-    "edit.field.county": ("县（市、区）", "County"),
-    "edit.field.ref": ("来源编号", "Source key"),
-    "edit.field.deleted": ("已删除", "Deleted"),
-    "edit.field.geometry": ("形状", "Shape"),
-    # a site's versions (site page, static/site.js)
-    "site.versions": ("版本历史", "Version history"),
-    "site.version_n": ("第{n}版", "Version {n}"),
-    "site.filed_version": ("填报时为第{n}版", "filed against version {n}"),
-    "site.current": ("当前版本", "current"),
-    "site.showing_version": ("虚线：第{n}版的形状；实线：当前形状",
-                             "Dashed: the shape of version {n}; solid: the current one"),
-    "site.show_version": ("在地图上显示此版本", "Show this version on the map"),
-    "site.restore": ("恢复此版本", "Restore this version"),
-    "site.restore_comment": ("恢复说明（可选）", "Comment (optional)"),
-    "site.restore_confirm": ("确认恢复为新版本", "Restore as a new version"),
-    "site.is_deleted": ("此站点已删除", "This site is deleted"),
-    "version.create": ("在地图上新建", "drawn on the map"),
-    "version.edit": ("修改", "edited"),
-    "version.import": ("文件导入", "imported from a file"),
-    "version.load": ("随数据集载入", "loaded with the dataset"),
-    "version.initial": ("原始版本", "first recorded"),
-    "version.status": ("审核报告后设定状态", "status set on review"),
-    "version.delete": ("删除", "deleted"),
-    "version.restore": ("恢复", "restored"),
-    "version.split": ("拆分", "split"),
-    "version.merge": ("合并", "merged"),
-    "version.restored_from": ("恢复自第{n}版", "from version {n}"),
-    "version.split_from": ("拆分自站点 {id}", "split from site {id}"),
-    "version.merged": ("合并了站点 {ids}", "took in sites {ids}"),
-    "version.merged_into": ("并入站点 {id}", "merged into site {id}"),
-    "version.on_report": ("依据巡查报告 {id}", "on report {id}"),
-    "version.system": ("系统", "system"),
-    # OGC API – Features pages (webapp/blueprints/ogc.py)
-    "ogc.title": ("一张图 OGC API – Features 要素服务", "OneMap OGC API – Features"),
-    "ogc.description": ("各图层站点的标准要素服务，可在 QGIS、ArcGIS、GDAL 中直接读取。",
-                        "Every layer's sites as a standard feature service for QGIS, ArcGIS and GDAL."),
-    "ogc.collections": ("数据集（图层）", "Collections (layers)"),
-    "ogc.collection": ("数据集", "Collection"),
-    "ogc.conformance": ("符合的标准类", "Conformance classes"),
-    "ogc.api": ("接口说明（OpenAPI）", "API description (OpenAPI)"),
-    "ogc.items": ("要素", "Items"),
-    "ogc.item": ("要素", "Item"),
-    "ogc.links": ("链接", "Links"),
-    "ogc.extent": ("范围", "Extent"),
-    "ogc.bbox": ("空间范围（经纬度）", "Bounding box (lon/lat)"),
-    "ogc.interval": ("最近巡查时间范围", "Last inspections between"),
-    "ogc.matched": ("共 {n} 个要素，本页 {m} 个", "{n} items match, {m} on this page"),
-    "ogc.prev": ("上一页", "Previous page"),
-    "ogc.next": ("下一页", "Next page"),
-    "ogc.as_json": ("JSON 格式", "as JSON"),
-    "ogc.id": ("编号", "Id"),
-    "ogc.name": ("名称", "Name"),
-    "ogc.status": ("状态", "Status"),
-    "ogc.county": ("县（市、区）", "County"),
-    "ogc.last_inspected": ("最近巡查", "Last inspection"),
-    "ogc.reports": ("报告数", "Reports"),
-    "ogc.properties": ("属性", "Properties"),
-    "ogc.path": ("路径", "Path"),
-    "ogc.parameters": ("参数", "Parameters"),
-    "ogc.none": ("无", "none"),
-    "ogc.prop.layer": ("图层", "Layer"),
-    "ogc.prop.name": ("名称", "Name"),
-    "ogc.prop.status": ("状态代码", "Status code"),
-    "ogc.prop.status_label": ("状态", "Status"),
-    "ogc.prop.county": ("县（市、区）代码", "County code"),
-    "ogc.prop.ref": ("来源编号", "Source key"),
-    "ogc.prop.last_inspected_at": ("最近巡查时间", "Last inspected"),
-    "ogc.prop.last_result": ("最近巡查结果", "Last result"),
-    "ogc.prop.report_count": ("有效报告数", "Reports (not rejected)"),
-    "ogc.prop.version": ("版本", "Version"),
-    "ogc.prop.updated_at": ("更新时间", "Updated"),
-}
 
 
 def current_language() -> str:
+    """The language of this request: the one chosen with ?lang= (kept in the session), else for a
+    script (a token, no session) its Accept-Language, else the instance's ONEMAP_LANG."""
+    if not has_request_context():
+        return current_app.config["ONEMAP"].lang if has_app_context() else cli_language()
+    default = current_app.config["ONEMAP"].lang
     chosen = request.args.get("lang") or session.get("lang")
     if chosen in LANGUAGES:
         return chosen
-    return current_app.config["ONEMAP"].lang
+    if "Authorization" in request.headers and request.accept_languages:
+        best = request.accept_languages.best_match(["zh-CN", "zh", "en"])
+        if best:
+            return "en" if best == "en" else "zh_CN"
+    return default
 
 
-def t(key: str, default: str | None = None) -> str:
-    """The interface text for ``key`` in the current language (``default`` for unknown keys)."""
-    if key not in MESSAGES and default is not None:
-        return default
-    zh, en = MESSAGES[key]
-    return en if current_language() == "en" else zh
+def _(message: str, **values) -> str:
+    """``message`` in the current language, its ``{placeholders}`` filled from ``values``."""
+    text = _translations().ugettext(message)
+    return text.format(**values) if values else text
+
+
+gettext = _
+
+
+def ngettext(singular: str, plural: str, n: int | float, **values) -> str:
+    """The form of a message for the number ``n`` (``{n}`` is filled in, as are ``values``)."""
+    return _translations().ungettext(singular, plural, n).format(n=format_number(n), **values)
+
+
+def format_number(value) -> str:
+    """A number as the current language writes it: whole numbers whole, grouping per locale."""
+    from flask_babel import format_decimal
+
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return format_decimal(value)
 
 
 def label(value: dict[str, str]) -> str:
@@ -429,6 +71,77 @@ def _remember_choice():
         session["lang"] = request.args["lang"]
 
 
+def html_lang() -> str:
+    """The value of <html lang>: zh-CN or en."""
+    return current_language().replace("_", "-")
+
+
 def init_app(app) -> None:
+    config = app.config["ONEMAP"]
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", config.lang)
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", config.timezone)
+    Babel(app, locale_selector=lambda: Locale.parse(current_language()),
+          timezone_selector=lambda: current_app.config["ONEMAP"].timezone)
     app.before_request(_remember_choice)
-    app.jinja_env.globals.update(t=t, label=label, current_language=current_language)
+    # Our own callables, not jinja2.ext.i18n's: the same {name} formatting as in Python.
+    from webapp import labels
+
+    app.jinja_env.globals.update(_=_, labels=labels, translate=translate, gettext=_, ngettext=ngettext,
+                                 label=label, html_lang=html_lang,
+                                 current_language=current_language, format_number=format_number)
+
+
+def translate(message) -> str:
+    """A `geo.messages.Message` (or plain text) in the current language, its values too."""
+    if not isinstance(message, Message):
+        return str(message)
+    translations = _translations()
+    if message.plural is not None:
+        n = message.values.get("n", 0)
+        text = translations.ungettext(message.text, message.plural, n)
+    else:
+        text = translations.ugettext(message.text)
+    return text.format(**{key: _value_text(value) for key, value in message.values.items()})
+
+
+def error_text(exc: OneMapError) -> str:
+    """What a domain error says, in the reader's language."""
+    return translate(exc.text)
+
+
+def _value_text(value) -> str:
+    if isinstance(value, Message):
+        return translate(value)
+    if isinstance(value, dict) and "zh_CN" in value:  # a layer definition's label
+        return label(value)
+    if isinstance(value, list | tuple):
+        return "、".join(_value_text(v) for v in value) if current_language() == "zh_CN" else \
+            ", ".join(_value_text(v) for v in value)
+    return str(value)
+
+
+TRANSLATIONS = Path(__file__).parent / "translations"
+
+
+@lru_cache(maxsize=8)
+def _catalogue(folder: str, lang: str):
+    # By our own code ("zh_CN"), not Flask-Babel's Locale, which names its folder zh_Hans_CN.
+    return support.Translations.load(folder, [lang])
+
+
+def _translations():
+    """The request's catalogue; outside a request (the `onemap` command) the one of ONEMAP_LANG."""
+    if has_app_context():
+        folder = current_app.config.get("ONEMAP_TRANSLATIONS", str(TRANSLATIONS))
+        return _catalogue(folder, current_language())
+    return _catalogue(str(TRANSLATIONS), cli_language())
+
+
+def lazy(message: str) -> LazyString:
+    """``message`` translated when it is read, in the language of that moment (module-level tables)."""
+    return LazyString(_, message)
+
+
+def cli_language() -> str:
+    lang = os.environ.get("ONEMAP_LANG") or "zh_CN"
+    return lang if lang in LANGUAGES else "zh_CN"

@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from geo.model import InvalidInput
 from geo.photos import Limits
@@ -37,6 +38,9 @@ SETTINGS = (
     Setting("ONEMAP_BASEMAP", "osm", "background map tiles", ("osm", "tianditu", "amap", "none")),
     Setting("ONEMAP_TIANDITU_KEY", "", "Tianditu API key (needed by ONEMAP_BASEMAP=tianditu)"),
     Setting("ONEMAP_LANG", "zh_CN", "default interface language", ("zh_CN", "en")),
+    Setting("ONEMAP_TIMEZONE", "Asia/Shanghai",
+            "time zone of the times people read (pages, phones, CSV and XLSX) and of day boundaries "
+            "(today, overdue, cadence days, since/until and as_of dates); an IANA name"),
     Setting("ONEMAP_PHOTO_SIDE", "1600", "longest side in pixels of photos as phones send them and as shown"),
     Setting("ONEMAP_MAX_PHOTO_MB", "15", "largest photo file accepted, in MB"),
     Setting("ONEMAP_MAX_PHOTO_PIXELS", "40000000", "largest photo accepted, in pixels (width × height)"),
@@ -63,6 +67,7 @@ class Config:
     basemap: str
     tianditu_key: str
     lang: str
+    timezone: str = "Asia/Shanghai"
     s3_endpoint: str | None = None
     photo_side: int = 1600
     max_photo_mb: int = 15
@@ -105,6 +110,15 @@ def _number(name: str, given: str | None) -> int:
     return value
 
 
+def _timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise InvalidInput(f"ONEMAP_TIMEZONE={name!r}: give an IANA time zone, e.g. Asia/Shanghai",
+                           field="ONEMAP_TIMEZONE") from None
+    return name
+
+
 def load_config(env: Mapping[str, str] | None = None, **overrides: str) -> Config:
     """Settings from ``env`` (default: os.environ), with keyword overrides for tests."""
     env = dict(os.environ if env is None else env) | {k.upper(): v for k, v in overrides.items()}
@@ -126,6 +140,7 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: str) -> Confi
         basemap=basemap,
         tianditu_key=value["ONEMAP_TIANDITU_KEY"] or "",
         lang=value["ONEMAP_LANG"] or "zh_CN",
+        timezone=_timezone(value["ONEMAP_TIMEZONE"] or "Asia/Shanghai"),
         s3_endpoint=value["ONEMAP_S3_ENDPOINT"],
         ratelimit_storage=value["ONEMAP_RATELIMIT_STORAGE"] or "memory://",
         **{name.removeprefix("ONEMAP_").lower(): _number(name, value[name]) for name in _BOUNDS},

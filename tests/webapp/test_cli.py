@@ -24,6 +24,7 @@ def run(tmp_path, monkeypatch, database_url):
     """`onemap …` in-process on a new instance in tmp_path/instance (on each backend)."""
     monkeypatch.setenv("ONEMAP_INSTANCE", str(tmp_path / "instance"))
     monkeypatch.setenv("ONEMAP_DATABASE_URL", database_url)
+    monkeypatch.setenv("ONEMAP_LANG", "en")  # these tests read the English; the default is zh_CN
     runner = CliRunner()
 
     def invoke(*args, input=None):

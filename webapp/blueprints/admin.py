@@ -15,7 +15,7 @@ from geo import accounts, services
 from geo.model import ROLES, Conflict, InvalidInput, NotFound, OneMapError
 from webapp.auth import role_required
 from webapp.context import get_uow, now
-from webapp.i18n import t
+from webapp.i18n import _, error_text
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 ERROR_STATUS = {InvalidInput: 422, Conflict: 409, NotFound: 404}
@@ -49,8 +49,8 @@ def create_user():
                               actor=current_user.username, now=now(),
                               display_name=form["display_name"] or None)
     except (InvalidInput, Conflict) as exc:
-        return _render({"create": exc.message}, form, _status_of(exc))
-    flash(t("admin.created").format(name=form["username"]), "info")
+        return _render({"create": error_text(exc)}, form, _status_of(exc))
+    flash(_("User {name} created.").format(name=form["username"]), "info")
     return redirect(url_for("admin.users"))
 
 
@@ -62,8 +62,8 @@ def reset_password(username: str):
             accounts.reset_password(username, request.form.get("password") or "", uow=uow,
                                     actor=current_user.username, now=now())
     except (InvalidInput, NotFound) as exc:
-        return _render({f"password:{username}": exc.message}, status=_status_of(exc))
-    flash(t("admin.password_reset").format(name=username), "info")
+        return _render({f"password:{username}": error_text(exc)}, status=_status_of(exc))
+    flash(_("Password of {name} reset.").format(name=username), "info")
     return redirect(url_for("admin.users"))
 
 
@@ -75,6 +75,7 @@ def set_active(username: str):
         with get_uow(write=True) as uow:
             accounts.set_active(username, active, uow=uow, actor=current_user.username, now=now())
     except (InvalidInput, NotFound) as exc:
-        return _render({f"active:{username}": exc.message}, status=_status_of(exc))
-    flash(t("admin.activated" if active else "admin.deactivated").format(name=username), "info")
+        return _render({f"active:{username}": error_text(exc)}, status=_status_of(exc))
+    done = _("{name} reactivated.") if active else _("{name} deactivated.")
+    flash(done.format(name=username), "info")
     return redirect(url_for("admin.users"))

@@ -29,7 +29,7 @@ from geo.model import InvalidInput, LayerDef, UnreadableFile
 from webapp.auth import role_required
 from webapp.blueprints.planner import county_names
 from webapp.context import get_uow, layers, now
-from webapp.i18n import label, t
+from webapp.i18n import _, error_text, label
 
 bp = Blueprint("imports", __name__, url_prefix="/manage/import")
 
@@ -53,6 +53,10 @@ class Upload:
 
 
 # ------------------------------------------------------------------ the waiting uploads
+def _too_large_text() -> str:
+    return _("The file is too large: imports take at most {mb} MB.", mb=_limit() // (1024 * 1024))
+
+
 def _root() -> Path:
     root = current_app.config["ONEMAP"].instance / "imports"
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -87,15 +91,18 @@ def _save(file: FileStorage, layer: LayerDef, crs: str | None, comment: str | No
 def _load(token: str) -> Upload:
     """The waiting upload of this token; 404 when it is gone, unknown, or another user's."""
     if not _TOKEN.match(token):
-        abort(404, t("import.gone"))
+        abort(404, _("This import no longer exists (confirmed, cancelled or removed after a day); upload the "
+                     "file again."))
     folder = _root() / token
     try:
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
         (path,) = (folder / "data").iterdir()
     except (OSError, ValueError):  # gone, or half-removed by the stale sweep
-        abort(404, t("import.gone"))
+        abort(404, _("This import no longer exists (confirmed, cancelled or removed after a day); upload the "
+                     "file again."))
     if meta["user"] != current_user.username or meta["layer"] not in layers():
-        abort(404, t("import.gone"))
+        abort(404, _("This import no longer exists (confirmed, cancelled or removed after a day); upload the "
+                     "file again."))
     return Upload(token, folder, path, meta["layer"], meta["crs"], meta["filename"], meta["user"],
                   meta.get("comment"))
 
@@ -128,7 +135,7 @@ def _preview(upload: Upload, plan: imports.ImportPlan, *, message: str | None = 
     layer = layers()[upload.layer]
     if not plan.changes:
         _discard(upload)
-    labels = {"name": t("import.field_name"), "county": t("map.county"), "status": t("assign.status")}
+    labels = {"name": _("Name"), "county": _("County"), "status": _("Status")}
     labels |= {a.name: label(a.label) for a in layer.attributes}
     statuses = {s.code: label(s.label) for s in layer.statuses}
     return render_template(
@@ -143,7 +150,7 @@ def _too_large(_exc):
     # Raised while the request body is parsed (the CSRF check), before the view and its role check.
     if current_user.role not in ("manager", "admin"):
         return render_template("error.html", status=403, message=Forbidden.description), 403
-    return _form(t("import.too_large").format(mb=_limit() // (1024 * 1024)), status=413)
+    return _form(_too_large_text(), status=413)
 
 
 @bp.get("")
@@ -160,25 +167,25 @@ def upload():
     file = request.files.get("file")
     layer = layers().get(values["layer"])
     if layer is None:
-        return _form(t("import.choose_layer"), values, 422)
+        return _form(_("Choose a layer."), values, 422)
     if file is None or not file.filename:
-        return _form(t("import.choose_file"), values, 422)
+        return _form(_("Choose a file to upload."), values, 422)
     try:
         detect_format(file.filename)
         crs = parse_crs(values["crs"]) if values["crs"] else None
         comment = clean_comment(values["comment"])
     except (UnreadableFile, InvalidInput) as exc:
-        return _form(exc.message, values, 422)
+        return _form(error_text(exc), values, 422)
     saved = _save(file, layer, crs, comment)
     if saved.path.stat().st_size > _limit():
         _discard(saved)
-        return _form(t("import.too_large").format(mb=_limit() // (1024 * 1024)), values, 413)
+        return _form(_too_large_text(), values, 413)
     try:
         with get_uow() as uow:
             plan = imports.preview_import(layer, saved.path, crs, uow)
     except (UnreadableFile, InvalidInput) as exc:
         _discard(saved)
-        return _form(exc.message, values, 422)
+        return _form(error_text(exc), values, 422)
     return _preview(saved, plan)
 
 
@@ -201,7 +208,7 @@ def confirm(token: str):
     except InvalidInput as exc:
         with get_uow() as uow:
             plan = imports.preview_import(layer, upload.path, upload.crs, uow)
-        return _preview(upload, plan, message=exc.message, status=422)
+        return _preview(upload, plan, message=error_text(exc), status=422)
     try:
         with get_uow() as uow:
             # The previewed rejections are skipped; any new one changes the digest and stops the import.
@@ -209,12 +216,16 @@ def confirm(token: str):
                                           actor=current_user.username, now=now(),
                                           expect=request.form.get("digest", ""), comment=comment)
     except imports.PlanChanged as exc:
-        return _preview(upload, exc.plan, message=t("import.changed"), status=409)
+        return _preview(upload, exc.plan, message=_("The stored data changed since the preview and nothing "
+                                                    "was imported; check the new preview below and confirm "
+                                                    "again."), status=409)
     except (UnreadableFile, InvalidInput) as exc:
         _discard(upload)
-        return _form(exc.message, {"layer": layer.id, "crs": upload.crs or "", "comment": comment or ""}, 422)
+        values = {"layer": layer.id, "crs": upload.crs or "", "comment": comment or ""}
+        return _form(error_text(exc), values, 422)
     _discard(upload)
-    flash(t("import.done").format(layer=label(layer.name), added=len(result.added),
+    flash(_("Imported into {layer}: {added} added, {updated} updated, {unchanged} unchanged, {rejected} "
+            "rejected skipped.").format(layer=label(layer.name), added=len(result.added),
                                   updated=len(result.updated), unchanged=len(result.unchanged),
                                   rejected=len(result.rejections)), "info")
     return redirect(url_for("imports.upload_form"))
@@ -224,5 +235,5 @@ def confirm(token: str):
 @role_required("manager")
 def cancel(token: str):
     _discard(_load(token))
-    flash(t("import.cancelled"), "info")
+    flash(_("Import cancelled; the uploaded file was deleted."), "info")
     return redirect(url_for("imports.upload_form"))

@@ -22,7 +22,7 @@ from geo.status import effective_status
 from webapp.auth import role_required
 from webapp.blueprints.planner import county_names
 from webapp.context import get_uow, layers, now
-from webapp.i18n import t
+from webapp.i18n import _, error_text, ngettext
 
 bp = Blueprint("manager", __name__, url_prefix="/manage")
 
@@ -74,8 +74,8 @@ def review(report_id: int):
             inspections.review_report(report_id, decision, comment, layers=layers(), uow=uow,
                                    actor=current_user.username, now=now(), status=site_status)
     except (InvalidInput, Conflict, NotFound, PermissionDenied) as exc:
-        return _render_queue({report_id: exc.message}, {report_id: comment}, _status_of(exc))
-    flash(t("manage.approved_msg" if decision == "approve" else "manage.rejected_msg"), "info")
+        return _render_queue({report_id: error_text(exc)}, {report_id: comment}, _status_of(exc))
+    flash(_("Report approved.") if decision == "approve" else _("Report rejected."), "info")
     return redirect(url_for("manager.reports"))
 
 
@@ -150,14 +150,20 @@ def assign_post():
     site_ids = _site_ids(request.form.getlist("site"))
     worker = filters.get("worker", "")
     if not worker:
-        return _render_assign(filters, t("assign.choose_worker"), set(site_ids), 422)
+        return _render_assign(filters, _("Choose a grid worker"), set(site_ids), 422)
     if not site_ids:
-        return _render_assign(filters, t("assign.none_checked"), set(), 422)
+        return _render_assign(filters, _("Check at least one site."), set(), 422)
     use_case = services.assign_sites if action == "assign" else accounts.unassign_sites
     try:
         with get_uow(write=True) as uow:
             changed = use_case(worker, site_ids, uow=uow, actor=current_user.username, now=now())
     except (InvalidInput, Conflict, NotFound) as exc:
-        return _render_assign(filters, exc.message, set(site_ids), _status_of(exc))
-    flash(t(f"assign.done_{action}").format(n=len(changed), name=worker), "info")
+        return _render_assign(filters, error_text(exc), set(site_ids), _status_of(exc))
+    if action == "assign":
+        done = ngettext("{n} site newly assigned to {name}.", "{n} sites newly assigned to {name}.",
+                        len(changed), name=worker)
+    else:
+        done = ngettext("{n} site taken from {name}.", "{n} sites taken from {name}.", len(changed),
+                        name=worker)
+    flash(done, "info")
     return redirect(url_for("manager.assign") + "?" + urlencode(filters))

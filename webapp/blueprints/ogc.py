@@ -23,7 +23,7 @@ from geo.model import LayerDef, NotFound
 from webapp import params
 from webapp.blueprints.planner import county_names
 from webapp.context import get_uow, layers, now
-from webapp.i18n import LANGUAGES, label, t
+from webapp.i18n import LANGUAGES, _, label
 
 bp = Blueprint("ogc", __name__, url_prefix="/ogc")
 
@@ -119,8 +119,8 @@ def _collection(layer: LayerDef, extent: dict, *, here: bool = False) -> dict:
     own = url_for("ogc.collection", layer_id=layer.id, _external=True)
     items = url_for("ogc.items", layer_id=layer.id, _external=True)
     links = _self_links() if here else [_link(own, "self", JSON, label(layer.name))]
-    links += [_link(items, "items", GEOJSON, t("ogc.items")),
-              _link(f"{items}?f=html", "items", HTML, t("ogc.items"))]
+    links += [_link(items, "items", GEOJSON, _("Items")),
+              _link(f"{items}?f=html", "items", HTML, _("Items"))]
     return {"id": layer.id, "title": label(layer.name), "description": label(layer.description),
             "links": links, "extent": extent, "itemType": "feature", "crs": [collections.CRS84]}
 
@@ -130,12 +130,14 @@ def _collection(layer: LayerDef, extent: dict, *, here: bool = False) -> dict:
 def landing():
     html = _wants_html()
     api = url_for("ogc.api", _external=True)
-    document = {"title": t("ogc.title"), "description": t("ogc.description"), "links": [
+    document = {"title": _("OneMap OGC API – Features"), "description": _("Every layer's sites as a standard "
+                                                                          "feature service for QGIS, ArcGIS "
+                                                                          "and GDAL."), "links": [
         *_self_links(),
         _link(api, "service-desc", OPENAPI, "OpenAPI 3.0"),
-        _link(f"{api}?f=html", "service-doc", HTML, t("ogc.api")),
-        _link(url_for("ogc.conformance", _external=True), "conformance", JSON, t("ogc.conformance")),
-        _link(url_for("ogc.collection_list", _external=True), "data", JSON, t("ogc.collections")),
+        _link(f"{api}?f=html", "service-doc", HTML, _("API description (OpenAPI)")),
+        _link(url_for("ogc.conformance", _external=True), "conformance", JSON, _("Conformance classes")),
+        _link(url_for("ogc.collection_list", _external=True), "data", JSON, _("Collections (layers)")),
     ]}
     if html:
         return render_template("ogc/landing.html", doc=document, layers=layers().values())
