@@ -141,7 +141,8 @@ VISIBLE_TEXT = """() => {
 def _untranslated(texts: list[str], allowed: set[str]) -> list[str]:
     bad = []
     for text in texts:
-        rest = " ".join(part for part in re.split(r"\s+[·—]\s+", _unmarked(text).strip()) if not CODES.match(part))
+        parts = re.split(r"\s+[·—]\s+", _unmarked(text).strip())
+        rest = " ".join(part for part in parts if not CODES.match(part))
         words = [w for w in _words(rest) if w not in allowed and w not in PROPER and w not in MONTHS]
         if words:
             bad.append(f"{text!r} (unmarked: {' '.join(words)})")

@@ -29,8 +29,12 @@ def template(tool):
     return tool.extract_template()
 
 
+def _key(message) -> str:
+    return message.id if isinstance(message.id, str) else message.id[0]
+
+
 def _ids(catalog) -> set[str]:
-    return {m.id if isinstance(m.id, str) else m.id[0] for m in catalog if m.id}
+    return {_key(m) for m in catalog if m.id}
 
 
 def test_messages_are_extracted_from_python_templates_scripts_and_the_domain(template):
@@ -46,10 +50,10 @@ def test_catalogue_is_current_with_the_code(tool, template, locale):
     stale = _ids(catalog) - _ids(template)
     assert not missing, f"not in {locale}.po (run python tools/i18n.py extract): {sorted(missing)[:20]}"
     assert not stale, f"in {locale}.po but no longer in the code: {sorted(stale)[:20]}"
-    plural_kinds = {m.id if isinstance(m.id, str) else m.id[0]: isinstance(m.id, tuple) for m in template if m.id}
+    plural_kinds = {_key(m): isinstance(m.id, tuple) for m in template if m.id}
     for message in catalog:
         if message.id:
-            key = message.id if isinstance(message.id, str) else message.id[0]
+            key = _key(message)
             assert isinstance(message.id, tuple) == plural_kinds[key], f"{key}: plural form changed"
 
 
