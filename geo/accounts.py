@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from geo import credentials
+from geo.messages import msg
 from geo.model import InvalidInput, NotFound, User
 from geo.services import MIN_PASSWORD
 from geo.storage.base import UnitOfWork
@@ -20,7 +21,7 @@ from geo.storage.base import UnitOfWork
 def _user(username: str, uow: UnitOfWork) -> User:
     found = uow.users.by_name(username or "")
     if not found:
-        raise NotFound(f"user {username!r} does not exist")
+        raise NotFound(msg("user_not_found", "user {username} does not exist", username=repr(username)))
     return found[0]
 
 
@@ -29,7 +30,8 @@ def reset_password(username: str, new_password: str, *, uow: UnitOfWork, actor: 
     """Give a user a new password; the old one stops working at once."""
     user = _user(username, uow)
     if len(new_password or "") < MIN_PASSWORD:
-        raise InvalidInput(f"password: at least {MIN_PASSWORD} characters", field="password")
+        raise InvalidInput(msg("password_too_short", "password: at least {limit} characters",
+                               limit=MIN_PASSWORD), field="password")
     uow.users.set_password_hash(user.id, credentials.hash_password(new_password))
     uow.audit.record(actor, "user.password", f"user:{username}", {}, now)
     uow.commit()
@@ -47,7 +49,8 @@ def set_active(username: str, active: bool, *, uow: UnitOfWork, actor: str | Non
     user = _user(username, uow)
     active = bool(active)
     if not active and actor is not None and actor == user.username:
-        raise InvalidInput("you cannot deactivate your own account", field="username")
+        raise InvalidInput(msg("user_cannot_deactivate_self", "you cannot deactivate your own account"),
+                           field="username")
     if user.active == active:
         return user  # nothing changes, nothing to record
     uow.users.set_active(user.id, active)
@@ -65,7 +68,7 @@ def unassign_sites(username: str, site_ids: Iterable[int], *, uow: UnitOfWork, a
     user = _user(username, uow)
     wanted = sorted(set(site_ids))
     if not wanted:
-        raise InvalidInput("site_ids: choose at least one site", field="site_ids")
+        raise InvalidInput(msg("sites_none_chosen", "site_ids: choose at least one site"), field="site_ids")
     removed = uow.assignments.unassign(user.id, wanted)
     uow.audit.record(actor, "sites.unassign", f"user:{username}", {"site_ids": removed}, now)
     uow.commit()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
+from geo.messages import Message, msg
 from geo.model import AttributeDef, InvalidInput, LayerDef
 
 _TRUE = {"true", "1", "yes", "y", "是", "t"}
@@ -18,12 +20,14 @@ def clean_comment(value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > MAX_COMMENT:
-        raise InvalidInput(f"comment: text of at most {MAX_COMMENT} characters", field="comment")
+        raise InvalidInput(msg("comment_too_long", "comment: text of at most {limit} characters",
+                               limit=MAX_COMMENT), field="comment")
     return value.strip() or None
 
 
 def _coerce(attr: AttributeDef, value: Any) -> Any:
-    """The value in the attribute's type, or ValueError saying why it cannot be."""
+    """The value in the attribute's type, or ValueError(Message) saying why it cannot be (its
+    ``{attribute}`` filled in by the caller)."""
     kind = attr.type
     if kind == "string":
         return str(value)
@@ -35,60 +39,83 @@ def _coerce(attr: AttributeDef, value: Any) -> Any:
         text = str(value).strip().lower()
         if text in _TRUE or text in _FALSE:
             return text in _TRUE
-        raise ValueError(f"{value!r} is not true or false")
+        raise ValueError(msg("attribute_not_boolean", "{attribute}: {value} is not true or false",
+                             value=repr(value)))
     if kind in ("integer", "number"):
         if isinstance(value, bool):
-            raise ValueError(f"{value!r} is not a number")
+            raise ValueError(msg("attribute_not_number", "{attribute}: {value} is not a number",
+                                 value=repr(value)))
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise ValueError(f"{value!r} is not a number") from None
+            raise ValueError(msg("attribute_not_number", "{attribute}: {value} is not a number",
+                                 value=repr(value))) from None
         if not math.isfinite(number):
-            raise ValueError(f"{value!r} is not a finite number")
+            raise ValueError(msg("attribute_not_finite", "{attribute}: {value} is not a finite number",
+                                 value=repr(value)))
         if kind == "integer":
             if not number.is_integer():
-                raise ValueError(f"{value!r} is not a whole number")
+                raise ValueError(msg("attribute_not_whole", "{attribute}: {value} is not a whole number",
+                                     value=repr(value)))
             number = int(number)
         if attr.min is not None and number < attr.min:
-            raise ValueError(f"{number} is below the minimum {attr.min:g}")
+            raise ValueError(msg("attribute_below_minimum",
+                                 "{attribute}: {value} is below the minimum {limit}",
+                                 value=number, limit=format(attr.min, "g")))
         if attr.max is not None and number > attr.max:
-            raise ValueError(f"{number} is above the maximum {attr.max:g}")
+            raise ValueError(msg("attribute_above_maximum",
+                                 "{attribute}: {value} is above the maximum {limit}",
+                                 value=number, limit=format(attr.max, "g")))
         return number
     if kind == "date":
         try:
             return date.fromisoformat(str(value)[:10]).isoformat()
         except ValueError:
-            raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+            raise ValueError(msg("attribute_not_date", "{attribute}: {value} is not a date (YYYY-MM-DD)",
+                                 value=repr(value))) from None
     if kind == "list":
         if isinstance(value, str):
             return [part.strip() for part in value.replace("；", ";").split(";") if part.strip()]
         if isinstance(value, list | tuple):
             return [str(v) for v in value]
-        raise ValueError(f"{value!r} is not a list")
-    raise ValueError(f"unknown attribute type {kind!r}")
+        raise ValueError(msg("attribute_not_list", "{attribute}: {value} is not a list", value=repr(value)))
+    raise ValueError(msg("attribute_unknown_type", "{attribute}: unknown attribute type {kind}",
+                         kind=repr(kind)))
 
 
 def clean_attributes(layer: LayerDef, properties: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """Attributes of ``layer`` found in ``properties``, coerced; and one message per problem.
+    """`check_attributes` with its problems as English text."""
+    clean, problems = check_attributes(layer, properties)
+    return clean, [str(p) for p in problems]
+
+
+def check_attributes(layer: LayerDef, properties: dict[str, Any]) -> tuple[dict[str, Any], list[Message]]:
+    """Attributes of ``layer`` found in ``properties``, coerced; and one message per problem, naming the
+    attribute (``{attribute}``).
 
     Properties the layer does not declare are ignored (files often carry extra
     columns); declared ones must convert to their type and respect values/bounds.
     """
     clean: dict[str, Any] = {}
-    problems: list[str] = []
+    problems: list[Message] = []
     for attr in layer.attributes:
         value = properties.get(attr.name)
+        problem = None
         if value is None or (isinstance(value, float) and math.isnan(value)):
-            if attr.required:
-                problems.append(f"{attr.name}: required attribute is missing")
-            continue
-        try:
-            value = _coerce(attr, value)
-        except ValueError as exc:
-            problems.append(f"{attr.name}: {exc}")
-            continue
-        if attr.values is not None and value not in attr.values:
-            problems.append(f"{attr.name}: {value!r} is not one of {', '.join(attr.values)}")
+            if not attr.required:
+                continue
+            problem = msg("attribute_missing", "{attribute}: required attribute is missing")
+        else:
+            try:
+                value = _coerce(attr, value)
+            except ValueError as exc:  # _coerce says why in a Message
+                problem = exc.args[0]
+            else:
+                if attr.values is not None and value not in attr.values:
+                    problem = msg("attribute_not_allowed", "{attribute}: {value} is not one of {allowed}",
+                                  value=repr(value), allowed=", ".join(attr.values))
+        if problem is not None:
+            problems.append(replace(problem, values={**problem.values, "attribute": attr.name}))
             continue
         clean[attr.name] = value
     return clean, problems

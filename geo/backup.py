@@ -25,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from geo.messages import msg
 from geo.model import Conflict, InvalidInput
 from geo.storage import Store, UnitOfWork
 from geo.storage.blobs import LocalBlobs
@@ -48,7 +49,8 @@ def backup(store: Store, blobs, directory: Path, *, now: datetime) -> dict[str, 
     """Write a backup of ``store`` and ``blobs`` into the new folder ``directory``; returns its manifest."""
     directory = Path(directory)
     if directory.exists() and any(directory.iterdir()):
-        raise InvalidInput(f"{directory}: the folder is not empty; give a new one", field="directory")
+        raise InvalidInput(msg("backup_folder_not_empty", "{folder}: the folder is not empty; give a new one",
+                               folder=directory), field="directory")
     directory.parent.mkdir(parents=True, exist_ok=True)
     partial = directory.with_name(f".{directory.name}.partial-{secrets.token_hex(4)}")
     partial.mkdir()
@@ -82,11 +84,14 @@ def _manifest(directory: Path) -> dict[str, Any]:
     try:
         manifest = json.loads((directory / MANIFEST).read_text())
     except FileNotFoundError:
-        raise InvalidInput(f"{directory}: no {MANIFEST}; not a OneMap backup", field="directory") from None
+        raise InvalidInput(msg("not_a_backup", "{folder}: no {manifest}; not a OneMap backup",
+                               folder=directory, manifest=MANIFEST), field="directory") from None
     except ValueError as exc:
-        raise InvalidInput(f"{MANIFEST}: not valid JSON ({exc})", field=MANIFEST) from None
+        raise InvalidInput(msg("manifest_not_json", "{manifest}: not valid JSON ({detail})",
+                               manifest=MANIFEST, detail=str(exc)), field=MANIFEST) from None
     if manifest.get("format") != FORMAT:
-        raise InvalidInput(f"{MANIFEST}: backup format {manifest.get('format')!r} is not {FORMAT}",
+        raise InvalidInput(msg("backup_format", "{manifest}: backup format {value} is not {format}",
+                               manifest=MANIFEST, value=repr(manifest.get("format")), format=FORMAT),
                            field=MANIFEST)
     return manifest
 
@@ -97,11 +102,13 @@ def verify(directory: Path) -> dict[str, Any]:
     manifest = _manifest(directory)
     database = directory / manifest["database"]
     if not database.is_file() or _sha256(database.read_bytes()) != manifest["database_sha256"]:
-        raise InvalidInput(f"{manifest['database']}: missing or changed since the backup", field="database")
+        raise InvalidInput(msg("backup_file_changed", "{file}: missing or changed since the backup",
+                               file=manifest["database"]), field="database")
     for key, digest in manifest["files"].items():
         path = directory / MEDIA / key
         if not path.is_file() or _sha256(path.read_bytes()) != digest:
-            raise InvalidInput(f"{MEDIA}/{key}: missing or changed since the backup", field=key)
+            raise InvalidInput(msg("backup_file_changed", "{file}: missing or changed since the backup",
+                                   file=MEDIA + "/" + key), field=key)
     return manifest
 
 
@@ -111,11 +118,12 @@ def restore(store: Store, blobs, directory: Path, *, force: bool = False) -> dic
     manifest = verify(directory)
     made_by = manifest.get("backend", "sqlite")
     if made_by != store.backend:
-        raise InvalidInput(f"{MANIFEST}: the backup is of a {made_by} database; this instance's database is "
-                           f"{store.backend} (restore it into a {made_by} instance)", field="database")
+        raise InvalidInput(msg("backup_backend", "{manifest}: the backup is of a {made_by} database; this "
+                               "instance's database is {backend} (restore it into a {made_by} instance)",
+                               manifest=MANIFEST, made_by=made_by, backend=store.backend), field="database")
     if not force and not store.is_empty():
-        raise Conflict("the instance already holds data; restore into an empty instance, or use --force "
-                       "to replace it")
+        raise Conflict(msg("restore_not_empty", "the instance already holds data; restore into an empty "
+                           "instance, or use --force to replace it"))
     for key in manifest["files"]:
         blobs.put(key, (directory / MEDIA / key).read_bytes())
     store.load(directory / manifest["database"])
@@ -123,6 +131,7 @@ def restore(store: Store, blobs, directory: Path, *, force: bool = False) -> dic
     with store.unit_of_work() as uow:
         counts = _counts(uow)
     if counts != manifest["counts"]:
-        raise InvalidInput(f"restored counts {counts} differ from the backup's {manifest['counts']}",
-                           field="database")
+        raise InvalidInput(msg("restore_counts",
+                               "restored counts {counts} differ from the backup's {expected}",
+                               counts=str(counts), expected=str(manifest["counts"])), field="database")
     return manifest

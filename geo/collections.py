@@ -14,6 +14,7 @@ from typing import Any
 
 from geo.exports import SiteProperties, parse_time
 from geo.io.geojson import feature
+from geo.messages import msg
 from geo.model import LayerDef, NotFound, Site
 from geo.status import effective_status
 from geo.storage.base import UnitOfWork
@@ -41,15 +42,15 @@ def parse_datetime(text: str) -> Bounds:
     text = text.strip()
     if "/" not in text:
         if text in _OPEN:
-            raise ValueError("give a time, a date or an interval start/end")
+            raise ValueError(msg("datetime_empty", "give a time, a date or an interval start/end"))
         return _moment(text, end=False), _moment(text, end=True)
     start_text, end_text = (part.strip() for part in text.split("/", 1))
     if "/" in end_text:
-        raise ValueError("an interval has one '/' between its start and its end")
+        raise ValueError(msg("interval_slashes", "an interval has one '/' between its start and its end"))
     start = None if start_text in _OPEN else _moment(start_text, end=False)
     end = None if end_text in _OPEN else _moment(end_text, end=True)
     if start is not None and end is not None and start > end:
-        raise ValueError("the interval starts after it ends")
+        raise ValueError(msg("interval_reversed", "the interval starts after it ends"))
     return start, end
 
 
@@ -107,7 +108,8 @@ def item_page(layer: LayerDef, query: ItemQuery, *, uow: UnitOfWork, now: dateti
 
 def item(layer: LayerDef, item_id: str, *, uow: UnitOfWork, now: datetime) -> dict[str, Any]:
     """One site of the layer as a Feature; NotFound for an unknown id or a site of another layer."""
-    missing = NotFound(f"collection {layer.id!r} has no item {item_id!r}")
+    missing = NotFound(msg("no_item", "collection {collection} has no item {item}", collection=repr(layer.id),
+                           item=repr(item_id)))
     if not (item_id.isascii() and item_id.isdigit() and len(item_id) <= 18):  # ids are 64-bit integers
         raise missing
     try:

@@ -20,6 +20,7 @@ import pyproj
 import shapely
 from pyproj.exceptions import CRSError
 
+from geo.messages import msg
 from geo.model import InvalidInput
 
 WGS84 = "EPSG:4326"
@@ -52,7 +53,7 @@ def parse_crs(value) -> str:
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return _parse(int(value))
     if not isinstance(value, str):
-        raise InvalidInput(f"unknown CRS {value!r}", field="crs")
+        raise InvalidInput(msg("crs_unknown", "unknown CRS {value}", value=repr(value)), field="crs")
     return _parse(value)
 
 
@@ -71,7 +72,7 @@ def _parse(value: int | str) -> str:
             return f"EPSG:{int(code)}"
         crs = pyproj.CRS.from_user_input(text)
     except CRSError as exc:
-        raise InvalidInput(f"unknown CRS {value!r}", field="crs") from exc
+        raise InvalidInput(msg("crs_unknown", "unknown CRS {value}", value=repr(value)), field="crs") from exc
     authority = crs.to_authority(min_confidence=100)
     return f"{authority[0]}:{authority[1]}".upper() if authority else crs.to_string()
 

@@ -15,15 +15,23 @@ import os
 import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import orjson
 import shapely
 
 from geo import history
+from geo.export_labels import (
+    DEFAULT_ZONE,
+    TABLE_FORMATS,
+    Table,
+    label_in,
+    site_headers,
+)
 from geo.geometry import orient_rfc7946
 from geo.io.formats import writable_format
 from geo.io.geojson import dumps, feature
@@ -33,27 +41,12 @@ from geo.status import effective_status
 from geo.storage.base import Store, UnitOfWork
 
 LANGUAGES = ("zh_CN", "en")
-# A date given without a time is a calendar day where the users are (China Standard Time),
-# and so is the date in a download's name.
-LOCAL_TIME = timezone(timedelta(hours=8), "UTC+08:00")
+# A date given without a time is a calendar day where the users are: the zone the caller passes
+# (the web app: ONEMAP_TIMEZONE), else this one, China Standard Time; so is the date in a download's name.
+LOCAL_TIME = ZoneInfo("Asia/Shanghai")
 BATCH = 1000  # sites per GeoJSON chunk: vectorised geometry work, a few MB at most in memory
 
-# Column headers of tabular site exports (CSV, XLSX) for what is not in a layer definition.
-HEADERS: dict[str, dict[str, str]] = {
-    "id": {"zh_CN": "编号", "en": "ID"},
-    "layer": {"zh_CN": "图层", "en": "Layer"},
-    "name": {"zh_CN": "名称", "en": "Name"},
-    "status": {"zh_CN": "状态代码", "en": "Status code"},
-    "status_label": {"zh_CN": "状态", "en": "Status"},
-    "county": {"zh_CN": "县（市、区）代码", "en": "County code"},
-    "ref": {"zh_CN": "来源编号", "en": "Source key"},
-    "last_inspected_at": {"zh_CN": "最近巡查时间", "en": "Last inspected"},
-    "last_result": {"zh_CN": "最近巡查结果", "en": "Last result"},
-    "report_count": {"zh_CN": "有效报告数", "en": "Reports (not rejected)"},
-    "version": {"zh_CN": "版本", "en": "Version"},
-    "updated_at": {"zh_CN": "更新时间", "en": "Updated"},
-}
-TRANSLATED_HEADERS = ("csv", "xlsx")  # tables read by people; GIS formats keep the stable keys
+# Headers and value labels of the tables people read (CSV, XLSX) are in geo.export_labels.
 
 
 @dataclass(frozen=True)
@@ -81,11 +74,11 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def parse_time(text: str | None, *, end: bool = False) -> datetime | None:
+def parse_time(text: str | None, *, end: bool = False, zone: tzinfo = LOCAL_TIME) -> datetime | None:
     """A ``since`` / ``until`` value: an ISO 8601 time with a UTC offset, or a date (YYYY-MM-DD).
 
-    A date is a whole day in China Standard Time: its first instant, or with ``end``
-    its last, so that ``until=2026-05-31`` includes the 31st. ValueError says what is wrong.
+    A date is a whole day in ``zone`` (the web app passes ONEMAP_TIMEZONE): its first instant, or
+    with ``end`` its last, so that ``until=2026-05-31`` includes the 31st. ValueError says what is wrong.
     """
     text = (text or "").strip()
     if not text:
@@ -94,9 +87,9 @@ def parse_time(text: str | None, *, end: bool = False) -> datetime | None:
         day = date.fromisoformat(text)
     except ValueError:
         day = None
-    if day is not None:
-        start = datetime.combine(day, time(), LOCAL_TIME)
-        return start + timedelta(days=1, microseconds=-1) if end else start
+    if day is not None:  # the next day's midnight, not 24 h on: a day with a clock change is 23 or 25 h
+        start = datetime.combine(day + timedelta(days=1) if end else day, time(), zone)
+        return start - timedelta(microseconds=1) if end else start
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -132,32 +125,6 @@ def check_common(since: datetime | None, until: datetime | None, county: str | N
         raise InvalidInput(f"lang: {lang!r} is not one of {', '.join(LANGUAGES)}", field="lang")
 
 
-def label_in(label: dict[str, str], lang: str) -> str:
-    """A layer definition's {"zh_CN", "en"} label in ``lang`` (Chinese when there is no such text)."""
-    return label.get(lang) or label.get("zh_CN") or next(iter(label.values()), "")
-
-
-def with_unit(text: str, unit: str | None, lang: str) -> str:
-    """A column header with its unit, in the brackets of the language."""
-    if not unit:
-        return text
-    return f"{text}（{unit}）" if lang == "zh_CN" else f"{text} ({unit})"
-
-
-def unique_headers(fixed: dict[str, dict[str, str]], own: dict[str, str], lang: str) -> dict[str, str]:
-    """Headers with no two alike (a layer's label could repeat a fixed one): the later gets its key."""
-    out: dict[str, str] = {}
-    seen: set[str] = set()
-    for key, text in [*((k, label_in(v, lang)) for k, v in fixed.items()), *own.items()]:
-        if key in out:
-            continue
-        if text.casefold() in seen:
-            text = f"{text} [{key}]"
-        seen.add(text.casefold())
-        out[key] = text
-    return out
-
-
 def gdal_feature(id: int, geometry, properties: dict[str, Any], headers: dict[str, str] | None) -> dict:
     """A feature for geo.io.write: the id as the first column, headers translated for people's tables."""
     row = {"id": id, **properties}
@@ -168,7 +135,12 @@ def gdal_feature(id: int, geometry, properties: dict[str, Any], headers: dict[st
 
 def headers_for(fmt: str, headers: dict[str, str]) -> dict[str, str] | None:
     """The translated headers for a format read by people (CSV, XLSX), else None: GIS formats keep keys."""
-    return headers if fmt in TRANSLATED_HEADERS else None
+    return headers if fmt in TABLE_FORMATS else None
+
+
+def table_for(fmt: str, layer: LayerDef, lang: str, uow: UnitOfWork, zone: ZoneInfo) -> Table | None:
+    """How a format read by people (CSV, XLSX) shows its rows (labels, names, local times), else None."""
+    return Table(layer, lang, uow.counties.names(), zone) if fmt in TABLE_FORMATS else None
 
 
 def record_export(uow: UnitOfWork, action: str, layer: LayerDef, fmt: str, filters, lang: str, count: int,
@@ -229,12 +201,6 @@ class SiteProperties:
         if self.times_as_text:
             out["last_inspected_at"], out["updated_at"] = iso(row.last_inspected_at), iso(row.updated_at)
         return out
-
-
-def site_headers(layer: LayerDef, lang: str) -> dict[str, str]:
-    """{property key: column header in ``lang``} for a layer's site exports."""
-    labels = {a.name: with_unit(label_in(a.label, lang), a.unit, lang) for a in layer.attributes}
-    return unique_headers(HEADERS, labels, lang)
 
 
 def _site_batches(layer: LayerDef, filters: SiteFilter, uow: UnitOfWork,
@@ -323,22 +289,26 @@ def _site_chunks(layer: LayerDef, filters: SiteFilter, uow: UnitOfWork, now: dat
 
 
 def _site_features(layer: LayerDef, filters: SiteFilter, fmt: str, uow: UnitOfWork, now: datetime,
-                   lang: str, counter: list[int]) -> Iterator[dict]:
+                   lang: str, counter: list[int], zone: ZoneInfo) -> Iterator[dict]:
     counts = uow.reports.counts_for_layer(layer.id, at=filters.as_of)
-    properties = SiteProperties(layer, lang)
+    table = table_for(fmt, layer, lang, uow, zone)
+    properties = SiteProperties(layer, lang, times_as_text=table is None)  # a table writes local times
     headers = headers_for(fmt, site_headers(layer, lang))
     for batch in _site_batches(layer, filters, uow, now):
         geometries = shapely.from_wkb([row.geom for row, _ in batch])
         for (row, status), geometry in zip(batch, geometries, strict=True):
             counter[0] += 1
-            yield gdal_feature(row.id, geometry, properties(row, status, counts.get(row.id, 0)), headers)
+            values = properties(row, status, counts.get(row.id, 0))
+            yield gdal_feature(row.id, geometry, table.site(values) if table else values, headers)
 
 
 def export_sites(layer: LayerDef, path: str | Path, fmt: str, *, uow: UnitOfWork, actor: str | None,
-                 now: datetime, filters: SiteFilter = SiteFilter(), lang: str = "zh_CN") -> int:
+                 now: datetime, filters: SiteFilter = SiteFilter(), lang: str = "zh_CN",
+                 zone: ZoneInfo = DEFAULT_ZONE) -> int:
     """Write a layer's sites (filtered) to ``path`` as ``fmt``; returns how many. Audited.
 
     GeoJSON is streamed to disk; the other formats go through GDAL (geo.io.write).
+    CSV and XLSX are tables for people (geo.export_labels), with times in ``zone``.
     The file appears whole or not at all.
     """
     spec = writable_format(fmt)
@@ -347,7 +317,7 @@ def export_sites(layer: LayerDef, path: str | Path, fmt: str, *, uow: UnitOfWork
     if spec.id == "geojson":
         write_atomically(_site_chunks(layer, filters, uow, now, lang, counter), Path(path))
     else:
-        write_features(_site_features(layer, filters, spec.id, uow, now, lang, counter), path, spec.id)
+        write_features(_site_features(layer, filters, spec.id, uow, now, lang, counter, zone), path, spec.id)
     record_export(uow, "sites.export", layer, spec.id, filters, lang, counter[0], actor, now)
     return counter[0]
 

@@ -27,6 +27,7 @@ import shapely
 from pyproj import Geod, Proj, Transformer
 from pyproj.enums import TransformDirection
 
+from geo.messages import msg, plural_msg
 from geo.model import InvalidInput
 
 MERCATOR = "+proj=merc +datum=WGS84 +units=m +no_defs"
@@ -59,19 +60,23 @@ def _mercator() -> Transformer:
 def _fixes(lon, lat) -> tuple[np.ndarray, np.ndarray]:
     lon, lat = np.asarray(lon, dtype=float).ravel(), np.asarray(lat, dtype=float).ravel()
     if lon.shape != lat.shape:
-        raise InvalidInput(f"fixes: {lon.size} longitudes but {lat.size} latitudes", field="fixes")
+        raise InvalidInput(msg("fixes_count_mismatch", "fixes: {lons} longitudes but {lats} latitudes",
+                               lons=lon.size, lats=lat.size), field="fixes")
     bad = ~(np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= MAX_LAT))
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
-        raise InvalidInput(f"fixes: {int(bad.sum())} fixes are not usable lon/lat (the first is #{first}: "
-                           f"{lon[first]}, {lat[first]})", field="fixes")
+        raise InvalidInput(plural_msg(
+            "fixes_unusable",
+            "fixes: {n} fix is not usable lon/lat (the first is #{index}: {lon}, {lat})",
+            "fixes: {n} fixes are not usable lon/lat (the first is #{index}: {lon}, {lat})",
+            int(bad.sum()), index=first, lon=float(lon[first]), lat=float(lat[first])), field="fixes")
     return lon, lat
 
 
 def _zones(zones) -> np.ndarray:
     zones = np.asarray(zones, dtype=object).ravel()
     if shapely.is_missing(zones).any() or shapely.is_empty(zones).any():
-        raise InvalidInput("zones: every zone needs a geometry", field="zones")
+        raise InvalidInput(msg("zones_geometry_missing", "zones: every zone needs a geometry"), field="zones")
     return zones
 
 
@@ -103,7 +108,8 @@ def distances_m(lon, lat, zones, which=None) -> np.ndarray:
     zones = _zones(zones)
     which = np.arange(len(zones)) if which is None else np.asarray(which, dtype=np.intp).ravel()
     if which.shape != lon.shape:
-        raise InvalidInput(f"fixes: {lon.size} fixes but {which.size} zones to measure to", field="fixes")
+        raise InvalidInput(msg("fixes_zones_mismatch", "fixes: {fixes} fixes but {zones} zones to measure to",
+                               fixes=lon.size, zones=which.size), field="fixes")
     if lon.size == 0:
         return np.empty(0)
     used, back = np.unique(which, return_inverse=True)
@@ -132,9 +138,11 @@ def assign_fixes(lon, lat, zone_ids, zones, *, radius_m: float) -> FixZones:
     zones = _zones(zones)
     ids = np.asarray(zone_ids, dtype=np.int64).ravel()
     if ids.shape != zones.shape:
-        raise InvalidInput(f"zones: {ids.size} ids for {zones.size} geometries", field="zones")
+        raise InvalidInput(msg("zones_ids_mismatch", "zones: {ids} ids for {geometries} geometries",
+                               ids=ids.size, geometries=zones.size), field="zones")
     if radius_m < 0:
-        raise InvalidInput("radius_m: a search radius cannot be negative", field="radius_m")
+        raise InvalidInput(msg("radius_negative", "radius_m: a search radius cannot be negative"),
+                           field="radius_m")
     n = lon.size
     index, distance = np.full(n, NO_ZONE, dtype=np.intp), np.full(n, np.nan)
     if n and zones.size:

@@ -14,6 +14,7 @@ from pyproj import Transformer
 from shapely.geometry import MultiLineString, MultiPoint, MultiPolygon, Point
 from shapely.geometry.base import BaseGeometry
 
+from geo.messages import Message, msg
 from geo.model import InvalidInput
 
 BASE_TYPES = {
@@ -37,8 +38,17 @@ def check_type(geom: BaseGeometry, allowed: tuple[str, ...]) -> None:
     """Raise InvalidInput unless the geometry's base type is one of `allowed` (base type names)."""
     if base_type(geom) not in allowed:
         raise InvalidInput(
-            f"geometry is a {geom.geom_type}; this layer takes {' or '.join(allowed)}", field="geometry"
+            msg("geometry_wrong_type", "geometry is a {kind}; this layer takes {allowed}",
+                kind=geom.geom_type, allowed=either(allowed)),
+            field="geometry",
         )
+
+
+def either(names: tuple[str, ...] | list[str]) -> Message | str:
+    """Names joined as "A or B or C" in the reader's language (the names are codes, never translated)."""
+    if len(names) == 1:
+        return names[0]
+    return msg("one_or_other", "{one} or {other}", one=names[0], other=either(names[1:]))
 
 
 def repair(geom: BaseGeometry | None) -> BaseGeometry | None:

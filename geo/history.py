@@ -14,6 +14,7 @@ from datetime import datetime
 
 import shapely
 
+from geo.messages import msg
 from geo.model import InvalidInput, LayerDef
 from geo.status import effective_status, report_result
 from geo.storage.base import UnitOfWork
@@ -26,7 +27,8 @@ Row = namedtuple("Row", ("id", "name", "status", "county", "ref", "version", "up
 
 def check_as_of(at: datetime | None, now: datetime) -> None:
     if at is not None and at > now:
-        raise InvalidInput("as_of: is in the future; give today or an earlier day", field="as_of")
+        raise InvalidInput(msg("as_of_future", "as_of: is in the future; give today or an earlier day",
+                               field="as_of"), field="as_of")
 
 
 def rows_as_of(layer: LayerDef, at: datetime, *, uow: UnitOfWork, bbox=None, county: str | None = None,

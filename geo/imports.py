@@ -23,8 +23,9 @@ import shapely
 
 from geo.attributes import clean_attributes, clean_comment
 from geo.geometry import round_coords
-from geo.io.read import Candidate, ReadResult, Rejection, read_features
-from geo.model import Conflict, InvalidInput, LayerDef, Site, UnreadableFile
+from geo.io.read import Candidate, ReadResult, Rejection, read_features, unreadable
+from geo.messages import Message, msg
+from geo.model import Conflict, InvalidInput, LayerDef, Site
 from geo.storage.base import UnitOfWork
 
 Progress = Callable[[int, int], None] | None  # (done, total)
@@ -70,11 +71,21 @@ def _has_nul(value: Any) -> bool:
     return isinstance(value, str) and "\x00" in value
 
 
-def _text_problems(values: dict[str, Any]) -> list[str]:
+def _text_problems(values: dict[str, Any]) -> list[Message]:
     """What keeps these texts of a feature from being stored the same on every backend."""
-    problems = [f"{field}: contains a NUL character" for field, value in values.items() if _has_nul(value)]
-    return problems + [f"{field}: at most {limit} characters, not {len(values[field]):,}"
+    problems = [msg("contains_nul", "{field}: contains a NUL character", field=field)
+                for field, value in values.items() if _has_nul(value)]
+    return problems + [msg("text_too_long", "{field}: at most {limit} characters, not {length}", field=field,
+                           limit=limit, length=format(len(values[field]), ","))
                        for field, limit in _MAX_LENGTH.items() if len(values.get(field) or "") > limit]
+
+
+def joined(reasons: list[Message | str]) -> Message | str:
+    """Several reasons for one feature as one ("a; b"), each translated where it is shown."""
+    first, *rest = reasons
+    for reason in rest:
+        first = msg("reasons", "{first}; {then}", first=first, then=reason)
+    return first
 
 
 def prepare_sites(layer: LayerDef, candidates: Iterable[Candidate], locate: CountyLocator) -> Prepared:
@@ -83,16 +94,17 @@ def prepare_sites(layer: LayerDef, candidates: Iterable[Candidate], locate: Coun
     allowed = {s.code for s in layer.statuses}
     for candidate in candidates:
         props = candidate.properties
-        problems: list[str] = []
+        problems: list[Message | str] = []
         name = _text(props, "name", "名称", "NAME", "Name")
         if name is None:
-            problems.append("name: required (a property `name`)")
+            problems.append(msg("name_required", "name: required (a property `name`)", field="name"))
         given = _text(props, "status")
         status = given or layer.initial_status
         if layer.status_mode == "cadence":
             status = layer.initial_status if status not in allowed else status
         elif status not in allowed:
-            problems.append(f"status: {status!r} is not one of {', '.join(sorted(allowed))}")
+            problems.append(msg("status_not_allowed", "status: {value} is not one of {allowed}",
+                                field="status", value=repr(status), allowed=", ".join(sorted(allowed))))
         attributes, attribute_problems = clean_attributes(layer, props)
         problems += attribute_problems
         county, ref = _text(props, "county"), _text(props, "ref")
@@ -100,7 +112,7 @@ def prepare_sites(layer: LayerDef, candidates: Iterable[Candidate], locate: Coun
         problems += _text_problems({"name": name, "status": given, "county": county, "ref": ref,
                                     **attributes})
         if problems:
-            out.rejections.append(Rejection(candidate.index, "; ".join(problems)))
+            out.rejections.append(Rejection(candidate.index, joined(problems)))
             continue
         county = county or locate.code_for(candidate.geometry)
         out.sites.append(Site(None, layer.id, name, candidate.geometry, status, county, ref, attributes))
@@ -116,7 +128,7 @@ def read_for_layer(layer: LayerDef, path: Path, crs: str | None, locate: CountyL
 
 def _read(layer: LayerDef, path: Path, crs: str | None) -> ReadResult:
     if path.is_file() and path.stat().st_size == 0:
-        raise UnreadableFile(path.name, "the file is empty (0 bytes)")
+        raise unreadable(path.name, msg("empty_file", "the file is empty (0 bytes)"))
     return read_features(path, crs=crs, allowed_types=layer.geometry_type)
 
 
@@ -182,7 +194,7 @@ class ImportPlan:
             [["update", u.index, u.site.id, u.geometry_changed,
               [[c.field, c.before, c.after] for c in u.changes]] for u in self.updates],
             [["same", u.index, u.site_id] for u in self.unchanged],
-            [["reject", r.index, r.reason] for r in self.rejections],
+            [["reject", r.index, str(r.reason)] for r in self.rejections],
         ]
         return hashlib.sha256(orjson.dumps(outline, default=str)).hexdigest()
 
@@ -191,17 +203,17 @@ class PlanChanged(Conflict):
     """The stored data changed between a preview and its confirmation; ``plan`` is the new preview."""
 
     def __init__(self, plan: ImportPlan):
-        super().__init__(f"{plan.file}: the stored sites changed since the preview; "
-                         "nothing was imported, check the new preview")
+        super().__init__(msg("plan_changed", "{file}: the stored sites changed since the preview; "
+                             "nothing was imported, check the new preview", file=plan.file))
         self.plan = plan
 
 
 def _merge_rejections(rejections: Iterable[Rejection]) -> list[Rejection]:
     """One rejection per feature (its reasons joined), in file order."""
-    reasons: dict[int, list[str]] = defaultdict(list)
+    reasons: dict[int, list[Message | str]] = defaultdict(list)
     for rejection in rejections:
         reasons[rejection.index].append(rejection.reason)
-    return [Rejection(index, "; ".join(reasons[index])) for index in sorted(reasons)]
+    return [Rejection(index, joined(reasons[index])) for index in sorted(reasons)]
 
 
 def _same_geometry(new, stored) -> bool:
@@ -248,8 +260,10 @@ def _plan(layer: LayerDef, path: Path, result: ReadResult, prepared: Prepared, u
     for ref, indexes in refs.items():
         if len(indexes) > 1:
             listed = ", ".join(map(str, indexes))
-            rejections += [Rejection(i, f"ref {ref!r} appears more than once in the file (features {listed})")
-                           for i in indexes]
+            duplicate = msg("duplicate_ref",
+                            "ref {ref} appears more than once in the file (features {features})",
+                            field="ref", ref=repr(ref), features=listed)
+            rejections += [Rejection(i, duplicate) for i in indexes]
     plan.rejections = _merge_rejections(rejections)
     rejected = {r.index for r in plan.rejections}
     wanted = {ref for ref, indexes in refs.items() if len(indexes) == 1}
@@ -329,8 +343,8 @@ def import_sites(
     if expect is not None and plan.digest != expect:
         raise PlanChanged(plan)
     if plan.rejections and not skip_invalid:
-        raise InvalidInput(f"{path.name}: {len(plan.rejections)} feature(s) rejected, nothing imported",
-                           field="file", details=plan.rejections)
+        raise InvalidInput(msg("features_rejected", "{file}: {n} feature(s) rejected, nothing imported",
+                               file=path.name, n=len(plan.rejections)), field="file", details=plan.rejections)
     added, updated = [], []
     for addition in plan.additions:
         added.append(uow.sites.add(addition.site, now, actor=actor, action="import", comment=comment,

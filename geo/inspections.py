@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from geo import checks, photos
+from geo.messages import msg
 from geo.model import (
     Conflict,
     InvalidInput,
@@ -43,6 +44,8 @@ PHOTO_PREFIX = "photos"
 ORPHAN_AGE = timedelta(minutes=10)
 LIMITS = photos.Limits()
 FILERS = ("worker", "manager", "admin")
+REVIEWED = {"approved": msg("review_state_approved", "approved"),
+            "rejected": msg("review_state_rejected", "rejected")}
 
 
 @dataclass(frozen=True)
@@ -59,9 +62,9 @@ class Filed:
 
 def _may_file(user: User, site: Site, uow: UnitOfWork) -> None:
     if user.role not in FILERS:
-        raise PermissionDenied(f"a {user.role} cannot file reports")
+        raise PermissionDenied(msg("report_role_cannot_file", "a {role} cannot file reports", role=user.role))
     if not may_see_site(user, site, uow):
-        raise NotFound(f"site {site.id} does not exist")
+        raise NotFound(msg("site_not_found", "site {site} does not exist", site=site.id))
 
 
 def file_report(site_id: int, payload: Any, uploads: list[Upload], *, layers: dict[str, LayerDef],
@@ -71,9 +74,13 @@ def file_report(site_id: int, payload: Any, uploads: list[Upload], *, layers: di
     _may_file(user, site, uow)
     layer = layers[site.layer_id]
     if not layer.inspections:
-        raise InvalidInput(f"site {site_id} is a {layer.id} area, which takes no reports", field="site")
+        raise InvalidInput(msg("report_layer_takes_none",
+                               "site {site} is a {layer} area, which takes no reports",
+                               site=site_id, layer=layer.name), field="site")
     report = parse_report(layer, payload, photos=len(uploads), now=now)
-    infos = [photos.inspect(u.data, limits, name=u.name or f"photo {i + 1}") for i, u in enumerate(uploads)]
+    infos = [photos.inspect(u.data, limits,
+                            name=u.name or msg("photo_number", "photo {number}", number=i + 1))
+             for i, u in enumerate(uploads)]
     fingerprint = content_hash(site_id, report, [info.sha256 for info in infos])
 
     existing = uow.reports.by_uuid(report.uuid)
@@ -134,7 +141,7 @@ def file_report(site_id: int, payload: Any, uploads: list[Upload], *, layers: di
 
 def _retry(existing, fingerprint: str, uow: UnitOfWork) -> Filed:
     if existing.content_hash != fingerprint:
-        raise Conflict("uuid: a different report was already stored with this uuid")
+        raise Conflict(msg("report_uuid_taken", "uuid: a different report was already stored with this uuid"))
     return Filed(uow.reports.get(existing.id), False)
 
 
@@ -164,22 +171,26 @@ def review_report(report_id: int, decision: str, comment: str, *, layers: dict[s
     A rejected report stops counting towards the site's status at once.
     """
     if decision not in ("approve", "reject"):
-        raise InvalidInput(f"decision: {decision!r} is not approve or reject", field="decision")
+        raise InvalidInput(msg("review_decision_invalid", "decision: {value} is not approve or reject",
+                               value=repr(decision)), field="decision")
     comment = (comment or "").strip()
     if decision == "reject" and not comment:
-        raise InvalidInput("comment: say why the report is rejected", field="comment")
+        raise InvalidInput(msg("review_reason_required", "comment: say why the report is rejected"),
+                           field="comment")
     found = uow.users.by_name(actor)
     if not found or found[0].role not in ("manager", "admin"):
-        raise PermissionDenied("only managers review reports")
+        raise PermissionDenied(msg("review_managers_only", "only managers review reports"))
     report = uow.reports.get(report_id)
     if report["status"] != "pending":
-        raise Conflict(f"report {report_id} was already {report['status']}")
+        raise Conflict(msg("review_already_done", "report {report} was already {status}", report=report_id,
+                           status=REVIEWED.get(report["status"], report["status"])))
     site = uow.sites.get(report["site_id"])
     layer = layers[site.layer_id]
     if status is not None:
         if decision != "approve" or layer.status_mode != "stages" or not layer.status(status):
-            raise InvalidInput(f"status: {status!r} cannot be set on {layer.id} with this decision",
-                               field="status")
+            raise InvalidInput(msg("review_status_not_allowed",
+                                   "status: {value} cannot be set on {layer} with this decision",
+                                   value=repr(status), layer=layer.name), field="status")
         if status != site.status:
             # The version's why is the reviewer's comment; its detail names the report, which the version
             # list shows in the reader's language (a made-up comment would pass for the reviewer's words).

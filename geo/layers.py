@@ -8,6 +8,7 @@ the field (as a dotted path such as ``statuses.2.color``) and the problem.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -90,9 +91,21 @@ class _Attribute(_Strict):
     label: _Label
     required: bool = False
     values: tuple[str, ...] | None = None
+    value_labels: dict[str, _Label] | None = None  # what a page or a spreadsheet shows for each value
     unit: str | None = None
     min: float | None = None
     max: float | None = None
+
+    @model_validator(mode="after")
+    def _labels_of_values(self):
+        if self.value_labels is not None:
+            unknown = sorted(set(self.value_labels) - set(self.values or ()))
+            if unknown:
+                raise ValueError(f"value_labels: {', '.join(map(repr, unknown))} not among the values")
+            missing = [v for v in self.values or () if v not in self.value_labels]
+            if missing:
+                raise ValueError(f"value_labels: no label for {', '.join(map(repr, missing))}")
+        return self
 
 
 class _StatusRule(_Strict):
@@ -191,7 +204,8 @@ def _to_def(spec: _Layer) -> LayerDef:
         initial_status=spec.status.initial,
         statuses=tuple(StatusDef(s.code, label(s.label), s.color) for s in spec.statuses),
         attributes=tuple(
-            AttributeDef(a.name, a.type, label(a.label), a.required, a.values, a.unit, a.min, a.max)
+            AttributeDef(a.name, a.type, label(a.label), a.required, a.values, a.unit, a.min, a.max,
+                         {v: label(lab) for v, lab in a.value_labels.items()} if a.value_labels else None)
             for a in spec.attributes
         )
         + COMMON_ATTRIBUTES,
@@ -250,3 +264,32 @@ def load_layers(directory: str | Path | None = None) -> dict[str, LayerDef]:
     if not files:
         raise LayerDefinitionError(str(directory), "(directory)", "holds no *.yaml layer files")
     return {layer.id: layer for layer in (load_layer(f) for f in files)}
+
+
+# Attributes whose values are sentences of the shipped dataset, with a Chinese form (data/jinzhou/texts.yaml).
+SENTENCE_ATTRIBUTES = frozenset({"approx_reason"})
+
+
+def value_label(attribute: AttributeDef, value: Any) -> dict[str, str] | None:
+    """The {"zh_CN", "en"} label of an attribute's value, for pages and spreadsheets; None: show the value.
+
+    A value among the attribute's allowed values has the label the layer file gives it
+    (``value_labels``); a dataset sentence (``approx_reason``) has its Chinese form.
+    """
+    if not isinstance(value, str):
+        return None
+    if attribute.value_labels:
+        return attribute.value_labels.get(value)
+    if attribute.name in SENTENCE_ATTRIBUTES:
+        return _dataset_sentences().get(value)
+    return None
+
+
+@lru_cache(maxsize=1)
+def _dataset_sentences() -> dict[str, dict[str, str]]:
+    path = resources.files("onemap_data") / "jinzhou" / "texts.yaml"
+    try:
+        entries = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    except FileNotFoundError:
+        return {}
+    return {entry["en"]: {"zh_CN": entry["zh_CN"], "en": entry["en"]} for entry in entries}

@@ -151,6 +151,7 @@ class AttributeDef:
     unit: str | None = None
     min: float | None = None
     max: float | None = None
+    value_labels: dict[str, Label] | None = None  # {allowed value: its {"zh_CN", "en"} label}
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from PIL import Image, ImageOps
 
+from geo.messages import Message, msg
 from geo.model import InvalidInput, TooLarge, UnsupportedMedia
 
 # Phones used in Jinzhou write local time without an offset: when EXIF records
@@ -37,8 +38,11 @@ PLAUSIBLE_YEARS = (1970, 2100)
 _TAKEN = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "WEBP": "webp"}
 
 # Leading bytes of what people upload by mistake, to say what was sent instead.
-_OTHER = [(b"GIF8", "a GIF image"), (b"%PDF", "a PDF document"), (b"BM", "a BMP image"),
-          (b"II*\x00", "a TIFF image"), (b"MM\x00*", "a TIFF image"), (b"PK\x03\x04", "a ZIP archive")]
+PHOTO = msg("photo_name", "photo")  # an upload's name when it has none of its own
+_TIFF = msg("media_tiff", "a TIFF image")
+_OTHER = [(b"GIF8", msg("media_gif", "a GIF image")), (b"%PDF", msg("media_pdf", "a PDF document")),
+          (b"BM", msg("media_bmp", "a BMP image")), (b"II*\x00", _TIFF), (b"MM\x00*", _TIFF),
+          (b"PK\x03\x04", msg("media_zip", "a ZIP archive"))]
 
 # Pillow reports broken data with any of these, depending on the format and where it breaks.
 _BROKEN = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error)
@@ -66,8 +70,8 @@ class PhotoInfo:
     sha256: str
 
 
-def inspect(data: bytes, limits: Limits = Limits(), *, name: str = "photo") -> PhotoInfo:
-    """Check an upload (refusing it with a domain error) and read its EXIF.
+def inspect(data: bytes, limits: Limits = Limits(), *, name: str | Message = PHOTO) -> PhotoInfo:
+    """Check an upload (refusing it with a domain error naming it ``name``) and read its EXIF.
 
     A JPEG is checked without decoding its pixels (header, size cap, end-of-image
     marker): decoding costs more than the rest of a report's request, and the
@@ -164,7 +168,7 @@ def strip_jpeg_metadata(data: bytes) -> bytes:
             out += segment
         if marker == 0xDA:
             return bytes(out)
-    raise InvalidInput("photo: no image data found in the JPEG", field="photos")
+    raise InvalidInput(msg("photo_no_image_data", "photo: no image data found in the JPEG"), field="photos")
 
 
 @contextmanager
@@ -180,53 +184,65 @@ def _quiet() -> Iterator[None]:
 
 
 @contextmanager
-def _opened(data: bytes, limits: Limits, name: str, *, decode: bool = True) -> Iterator[Image.Image]:
+def _opened(data: bytes, limits: Limits, name: str | Message, *,
+            decode: bool = True) -> Iterator[Image.Image]:
     """Open an accepted photo (decoding it fully unless ``decode`` is False for a JPEG),
     or raise the domain error that says why not."""
     if len(data) > limits.max_bytes:
-        raise TooLarge(f"{name}: {len(data):,} bytes, more than the limit of {limits.max_bytes:,}")
+        raise TooLarge(msg("photo_too_many_bytes", "{name}: {size} bytes, more than the limit of {limit}",
+                           name=name, size=format(len(data), ","), limit=format(limits.max_bytes, ",")))
     _check_kind(data, name)
     try:
         with _quiet():
             im = Image.open(io.BytesIO(data), formats=["JPEG", "PNG", "WEBP"])  # lazy: header only
     except Image.DecompressionBombError as exc:  # Pillow's own hard cap (2x MAX_IMAGE_PIXELS)
-        raise TooLarge(f"{name}: the image is too large to decode") from exc
+        raise TooLarge(msg("photo_too_large_to_decode", "{name}: the image is too large to decode",
+                           name=name)) from exc
     except _BROKEN as exc:
-        raise InvalidInput(f"{name}: the image is damaged or incomplete ({exc})", field="photos") from exc
+        raise InvalidInput(_damaged(name, exc), field="photos") from exc
     with im:
         if im.width * im.height > limits.max_pixels:  # before any decoding
-            raise TooLarge(f"{name}: {im.width} x {im.height} pixels, more than the limit of "
-                           f"{limits.max_pixels:,}")
+            raise TooLarge(msg("photo_too_many_pixels",
+                               "{name}: {width} x {height} pixels, more than the limit of {limit}",
+                               name=name, width=im.width, height=im.height,
+                               limit=format(limits.max_pixels, ",")))
         try:
             if decode or im.format not in ("JPEG", "MPO"):
                 with _quiet():
                     im.load()  # decodes everything: a truncated or corrupt file fails here
             elif not _jpeg_complete(data):
-                raise OSError("the JPEG stops before its end-of-image marker")
+                raise OSError(msg("photo_jpeg_truncated", "the JPEG stops before its end-of-image marker"))
         except _BROKEN as exc:
-            raise InvalidInput(f"{name}: the image is damaged or incomplete ({exc})", field="photos") from exc
+            raise InvalidInput(_damaged(name, exc), field="photos") from exc
         yield im
 
 
-def _check_kind(data: bytes, name: str) -> None:
+def _damaged(name: str | Message, exc: BaseException) -> Message:
+    detail = exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], Message) else str(exc)
+    return msg("photo_damaged", "{name}: the image is damaged or incomplete ({detail})", name=name,
+               detail=detail)
+
+
+def _check_kind(data: bytes, name: str | Message) -> None:
     """Refuse anything but JPEG, PNG or WebP by its leading bytes, saying what it looks like."""
     if not data:
-        raise InvalidInput(f"{name}: the file is empty", field="photos")
+        raise InvalidInput(msg("photo_empty", "{name}: the file is empty", name=name), field="photos")
     if data[:3] == b"\xff\xd8\xff" or data[:8] == b"\x89PNG\r\n\x1a\n" or (
         data[:4] == b"RIFF" and data[8:12] == b"WEBP"
     ):
         return
     if data[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypavif"):
-        kind = "a HEIC/AVIF image (set the camera to save JPEG)"
+        kind = msg("media_heic", "a HEIC/AVIF image (set the camera to save JPEG)")
     else:
         kind = next((k for magic, k in _OTHER if data.startswith(magic)), None)
     if kind is None:
         try:
             data[:1024].decode("utf-8")
-            kind = "text"
+            kind = msg("media_text", "text")
         except UnicodeDecodeError:
-            kind = "an unknown kind of file"
-    raise UnsupportedMedia(f"{name}: only JPEG, PNG or WebP photos are taken; this is {kind}")
+            kind = msg("media_unknown", "an unknown kind of file")
+    raise UnsupportedMedia(msg("photo_unsupported_kind", "{name}: only JPEG, PNG or WebP photos are taken; "
+                               "this is {kind}", name=name, kind=kind))
 
 
 def _upright(im: Image.Image) -> Image.Image:

@@ -23,9 +23,10 @@ from pyproj import Geod
 from shapely.geometry import shape
 from shapely.ops import split as split_geometry
 
-from geo.attributes import clean_attributes, clean_comment
-from geo.geometry import base_type, round_coords
+from geo.attributes import check_attributes, clean_comment
+from geo.geometry import base_type, either, round_coords
 from geo.imports import CountyLocator
+from geo.messages import Message, msg
 from geo.model import InvalidInput, LayerDef, NotFound, Site, StaleVersion
 from geo.storage.base import UnitOfWork
 
@@ -33,41 +34,56 @@ _GEOD = Geod(ellps="WGS84")
 MAX_VERTICES = 100_000  # a drawn site with more is a mistake, not a village
 MIN_OVERLAP_M2 = 1.0  # shared edges drawn with snapping differ by far less; an overlap is more
 FIELDS = ("name", "status", "county", "ref")
+# What GEOS says is wrong with an invalid geometry (lower case, without its place), for the translations.
+GEOS_PROBLEMS = {
+    "self-intersection": msg("geos_self_intersection", "self-intersection"),
+    "ring self-intersection": msg("geos_ring_self_intersection", "ring self-intersection"),
+    "too few points": msg("geos_too_few_points", "too few points"),
+    "hole lies outside shell": msg("geos_hole_outside_shell", "hole lies outside shell"),
+    "nested holes": msg("geos_nested_holes", "nested holes"),
+    "nested shells": msg("geos_nested_shells", "nested shells"),
+    "interior is disconnected": msg("geos_interior_disconnected", "interior is disconnected"),
+    "duplicate rings": msg("geos_duplicate_rings", "duplicate rings"),
+    "invalid coordinate": msg("geos_invalid_coordinate", "invalid coordinate"),
+    "ring is not closed": msg("geos_ring_not_closed", "ring is not closed"),
+}
 
 
 # ------------------------------------------------------------------ checks
 def parse_geometry(layer: LayerDef, value: Any) -> Any:
     """A GeoJSON geometry object → shapely, or InvalidInput naming what is wrong with it."""
     if not isinstance(value, dict) or not isinstance(value.get("type"), str):
-        raise InvalidInput(
-            "geometry: a GeoJSON geometry object with a type and coordinates is required", field="geometry"
-        )
+        raise InvalidInput(msg("geometry_required",
+                               "geometry: a GeoJSON geometry object with a type and coordinates is required"),
+                           field="geometry")
     _check_numbers(value.get("coordinates"))
     _check_rings(value)
     try:
         geometry = shape(value)
     except Exception as exc:  # shapely raises several kinds for malformed coordinates
-        raise InvalidInput(
-            f"geometry: not a well-formed GeoJSON {value['type']} ({exc})", field="geometry"
-        ) from None
+        raise InvalidInput(msg("geometry_malformed", "geometry: not a well-formed GeoJSON {kind} ({detail})",
+                               kind=value["type"], detail=str(exc)), field="geometry") from None
     if geometry.is_empty:
-        raise InvalidInput("geometry: is empty", field="geometry")
+        raise InvalidInput(msg("geometry_empty", "geometry: is empty"), field="geometry")
     if shapely.get_num_coordinates(geometry) > MAX_VERTICES:
-        raise InvalidInput(f"geometry: more than {MAX_VERTICES:,} vertices", field="geometry")
+        raise InvalidInput(_too_many_vertices(), field="geometry")
     if shapely.has_z(geometry):
         geometry = shapely.force_2d(geometry)
     coords = shapely.get_coordinates(geometry)
     bad = next(((x, y) for x, y in coords.tolist() if not (-180 <= x <= 180 and -90 <= y <= 90)), None)
     if bad is not None:
         raise InvalidInput(
-            f"geometry: {bad[0]}, {bad[1]} is not a longitude, latitude in degrees (WGS84, longitude first)",
+            msg("geometry_not_lonlat",
+                "geometry: {x}, {y} is not a longitude, latitude in degrees (WGS84, longitude first)",
+                x=bad[0], y=bad[1]),
             field="geometry",
             details=[_at(*bad)],
         )
     kind = base_type(geometry)
     if kind not in layer.geometry_type:
         raise InvalidInput(
-            f"geometry: a {geometry.geom_type}; {layer.id} takes {' or '.join(layer.geometry_type)}",
+            msg("geometry_wrong_layer_type", "geometry: a {kind}; {layer} takes {allowed}",
+                kind=geometry.geom_type, layer=layer.name, allowed=either(layer.geometry_type)),
             field="geometry",
         )
     geometry = round_coords(geometry, 6)
@@ -75,13 +91,27 @@ def parse_geometry(layer: LayerDef, value: Any) -> Any:
         reason = shapely.is_valid_reason(geometry)
         where = re.search(r"\[([-\d.eE+]+)\s+([-\d.eE+]+)\]", reason)
         problem = reason.split("[")[0].strip().lower()
-        place = f" at {float(where[1]):.6f}, {float(where[2]):.6f}" if where else ""
+        problem = GEOS_PROBLEMS.get(problem, problem)
+        if where:
+            text = msg("geometry_invalid_at", "geometry: {problem} at {lon}, {lat}; redraw that part",
+                       problem=problem, lon=_degrees(float(where[1])), lat=_degrees(float(where[2])))
+        else:
+            text = msg("geometry_invalid", "geometry: {problem}; redraw that part", problem=problem)
         raise InvalidInput(
-            f"geometry: {problem}{place}; redraw that part",
+            text,
             field="geometry",
             details=[_at(float(where[1]), float(where[2]))] if where else [],
         )
     return geometry
+
+
+def _too_many_vertices() -> Message:
+    return msg("geometry_too_many_vertices", "geometry: more than {limit} vertices",
+               limit=format(MAX_VERTICES, ","))
+
+
+def _degrees(value: float) -> str:
+    return format(value, ".6f")
 
 
 def _check_numbers(coordinates: Any) -> None:
@@ -94,10 +124,11 @@ def _check_numbers(coordinates: Any) -> None:
             stack.extend(item)
             count += 1
             if count > 4 * MAX_VERTICES:
-                raise InvalidInput(f"geometry: more than {MAX_VERTICES:,} vertices", field="geometry")
+                raise InvalidInput(_too_many_vertices(), field="geometry")
         elif isinstance(item, bool) or not isinstance(item, int | float) or not math.isfinite(item):
-            shown = repr(item)[:40]
-            raise InvalidInput(f"geometry: coordinates must be finite numbers, not {shown}", field="geometry")
+            raise InvalidInput(msg("geometry_not_finite",
+                                   "geometry: coordinates must be finite numbers, not {value}",
+                                   value=repr(item)[:40]), field="geometry")
 
 
 def _check_rings(value: dict[str, Any]) -> None:
@@ -107,8 +138,8 @@ def _check_rings(value: dict[str, Any]) -> None:
     for polygon in polygons if isinstance(polygons, list) else []:
         for n, ring in enumerate(polygon if isinstance(polygon, list) else []):
             if isinstance(ring, list) and len(ring) >= 2 and ring[0] != ring[-1]:
-                raise InvalidInput(f"geometry: ring {n + 1} is not closed: its last position must repeat "
-                                   "its first", field="geometry")
+                raise InvalidInput(msg("geometry_ring_not_closed", "geometry: ring {ring} is not closed: its "
+                                       "last position must repeat its first", ring=n + 1), field="geometry")
 
 
 def _at(lon: float, lat: float) -> dict[str, Any]:
@@ -119,8 +150,8 @@ def _area_m2(geometry) -> float:
     return abs(_GEOD.geometry_area_perimeter(geometry)[0])
 
 
-def _hectares(geometry) -> str:
-    return f"{_area_m2(geometry) / 10_000:.2f} ha"
+def _hectares(geometry) -> Message:
+    return msg("area_hectares", "{value} ha", value=format(_area_m2(geometry) / 10_000, ".2f"))
 
 
 def check_placement(
@@ -131,20 +162,24 @@ def check_placement(
         found = next((c for c in uow.counties.all() if c["code"] == county), None)
         if found is None:
             raise InvalidInput(
-                "geometry: lies in no county of this city; sites of this layer must lie inside one",
+                msg("placement_no_county",
+                    "geometry: lies in no county of this city; sites of this layer must lie inside one"),
                 field="geometry",
                 details=[_at(*geometry.representative_point().coords[0])],
             )
         outside = geometry.difference(found["geometry"])
         if not outside.is_empty and (base_type(geometry) != "Polygon" or _area_m2(outside) > MIN_OVERLAP_M2):
             point = outside.representative_point()
-            size = f" ({_hectares(outside)})" if base_type(geometry) == "Polygon" else ""
-            raise InvalidInput(
-                f"geometry: part of it{size} lies outside {found['name']} (county {county}), "
-                f"near {point.x:.6f}, {point.y:.6f}",
-                field="geometry",
-                details=[_at(point.x, point.y)],
-            )
+            where = {"county_name": {"zh_CN": found["name"], "en": found.get("name_en") or found["name"]},
+                     "county": county, "lon": _degrees(point.x), "lat": _degrees(point.y)}
+            if base_type(geometry) == "Polygon":
+                text = msg("placement_outside_county_by", "geometry: part of it ({area}) lies outside "
+                           "{county_name} (county {county}), near {lon}, {lat}", area=_hectares(outside),
+                           **where)
+            else:
+                text = msg("placement_outside_county", "geometry: part of it lies outside {county_name} "
+                           "(county {county}), near {lon}, {lat}", **where)
+            raise InvalidInput(text, field="geometry", details=[_at(point.x, point.y)])
     if not layer.overlaps and base_type(geometry) == "Polygon":
         for other in uow.sites.find(layer_id=layer.id, bbox=geometry.bounds):
             if other.id in ignore:
@@ -153,8 +188,9 @@ def check_placement(
             if not shared.is_empty and _area_m2(shared) > MIN_OVERLAP_M2:
                 point = shared.representative_point()
                 raise InvalidInput(
-                    f"geometry: overlaps {other.name} (site {other.id}) by {_hectares(shared)}, "
-                    f"near {point.x:.6f}, {point.y:.6f}; zones of this layer may not overlap",
+                    msg("placement_overlap", "geometry: overlaps {neighbour} (site {site}) by {area}, near "
+                        "{lon}, {lat}; zones of this layer may not overlap", neighbour=other.name,
+                        site=other.id, area=_hectares(shared), lon=_degrees(point.x), lat=_degrees(point.y)),
                     field="geometry",
                     details=[_at(point.x, point.y) | {"site": other.id}],
                 )
@@ -167,7 +203,8 @@ def _county_of(geometry, uow: UnitOfWork) -> str | None:
 def _only(data: dict[str, Any], allowed: tuple[str, ...]) -> None:
     unknown = sorted(set(data) - set(allowed))
     if unknown:
-        raise InvalidInput(f"{unknown[0]}: not a field here (use {', '.join(allowed)})", field=unknown[0])
+        raise InvalidInput(msg("field_unknown", "{field}: not a field here (use {allowed})", field=unknown[0],
+                               allowed=", ".join(allowed)), field=unknown[0])
 
 
 def _attributes(layer: LayerDef, given: Any, stored: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -175,40 +212,58 @@ def _attributes(layer: LayerDef, given: Any, stored: dict[str, Any] | None = Non
     layer does not declare are refused when given; stored ones (an attribute since dropped from the
     definition) are kept as they are."""
     if not isinstance(given, dict):
-        raise InvalidInput("attributes: an object of attribute values is required", field="attributes")
+        raise InvalidInput(msg("attributes_required",
+                               "attributes: an object of attribute values is required"), field="attributes")
     unknown = sorted(k for k in given if layer.attribute(k) is None)
     if unknown:
-        raise InvalidInput(f"attributes: {', '.join(unknown)} not in the layer's schema", field="attributes")
+        raise InvalidInput(msg("attributes_unknown", "attributes: {names} not in the layer's schema",
+                               names=", ".join(unknown)), field="attributes")
     stored = stored or {}
     merged = {k: v for k, v in {**stored, **given}.items() if v is not None}
-    clean, problems = clean_attributes(layer, merged)
+    clean, problems = check_attributes(layer, merged)
     if problems:
-        raise InvalidInput(f"attributes: {'; '.join(problems)}", field="attributes", details=problems)
+        # details: one {"field": "attributes.<name>", "message"} per problem, for the form to show beside it
+        raise InvalidInput(msg("attributes_invalid", "attributes: {problems}", problems=_joined(problems)),
+                           field="attributes",
+                           details=[{"field": f"attributes.{p.values['attribute']}", "message": p}
+                                    for p in problems])
     return clean | {k: v for k, v in stored.items() if layer.attribute(k) is None}
+
+
+def _joined(problems: list[Message]) -> Message:
+    """Several problems as one text, "a; b; c" (in Chinese with its own semicolon)."""
+    if len(problems) == 1:
+        return problems[0]
+    return msg("problems_joined", "{first}; {rest}", first=problems[0], rest=_joined(problems[1:]))
 
 
 def _name(value: Any) -> str:
     name = value.strip() if isinstance(value, str) else ""
     if not name or len(name) > 300:
-        raise InvalidInput("name: 1–300 characters required", field="name")
+        raise InvalidInput(msg("site_name_length", "name: 1–300 characters required"), field="name")
     return name
 
 
 def _status(layer: LayerDef, value: Any) -> str:
     if layer.status_mode == "cadence":
         raise InvalidInput(
-            f"status: {layer.id} derives its status from inspections; it cannot be set", field="status"
+            msg("status_derived", "status: {layer} derives its status from inspections; it cannot be set",
+                layer=layer.name),
+            field="status",
         )
     if not isinstance(value, str) or layer.status(value) is None:
         allowed = ", ".join(s.code for s in layer.statuses)
-        raise InvalidInput(f"status: {value!r} is not one of {allowed}", field="status")
+        raise InvalidInput(msg("status_unknown", "status: {value} is not one of {allowed}", value=repr(value),
+                               allowed=allowed), field="status")
     return value
 
 
 def _base_version(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidInput(
-            "base_version: the version number the change is based on is required", field="base_version"
+            msg("base_version_required",
+                "base_version: the version number the change is based on is required"),
+            field="base_version",
         )
     return value
 
@@ -301,7 +356,8 @@ def _check_base(site: Site, base: int, uow: UnitOfWork) -> None:
         return
     if base > site.version:
         raise StaleVersion(
-            f"site {site.id} is at version {site.version}; there is no version {base}",
+            msg("version_ahead", "site {site} is at version {version}; there is no version {base}",
+                site=site.id, version=site.version, base=base),
             {"current_version": site.version, "changes": [], "versions": []},
         )
     history = uow.versions.history(site.id)
@@ -313,8 +369,9 @@ def _check_base(site: Site, base: int, uow: UnitOfWork) -> None:
     )
     who = ", ".join(sorted({v["actor"] or "system" for v in newer}))
     raise StaleVersion(
-        f"site {site.id} was changed by {who} since version {base} (now version {site.version}); "
-        "nothing was saved: look at the changes and edit the current version",
+        msg("version_stale", "site {site} was changed by {who} since version {base} (now version {version}); "
+            "nothing was saved: look at the changes and edit the current version",
+            site=site.id, who=who, base=base, version=site.version),
         {"current_version": site.version, "changes": changes, "versions": [_json_version(v) for v in newer]},
     )
 
@@ -377,7 +434,8 @@ def restore_version(
     old = uow.versions.get(site_id, version)
     if old["deleted"]:
         raise InvalidInput(
-            f"version: version {version} is the deletion of site {site_id}; restore one before it",
+            msg("restore_deletion", "version: version {version} is the deletion of site {site}; restore one "
+                "before it", version=version, site=site_id),
             field="version",
         )
     layer = layers[site.layer_id]
@@ -385,7 +443,9 @@ def restore_version(
         taken = uow.sites.ids_by_ref(layer.id).get(old["ref"])
         if taken is not None and taken != site_id:
             raise InvalidInput(
-                f"version: its key {old['ref']!r} is now used by site {taken}", field="version"
+                msg("restore_key_taken", "version: its key {key} is now used by site {site}",
+                    key=repr(old["ref"]), site=taken),
+                field="version",
             )
     check_placement(layer, old["geometry"], old["county"], uow=uow, ignore={site_id})
     restored = Site(
@@ -420,20 +480,25 @@ def split_site(
     site, base, comment = _start(site_id, data, uow)
     if base_type(site.geometry) != "Polygon":
         raise InvalidInput(
-            f"site {site_id} is a {site.geometry.geom_type}; only areas can be split", field="line"
+            msg("split_not_an_area", "site {site} is a {kind}; only areas can be split", site=site_id,
+                kind=site.geometry.geom_type),
+            field="line",
         )
     line = data.get("line")
     if not isinstance(line, dict) or line.get("type") != "LineString":
-        raise InvalidInput("line: a GeoJSON LineString drawn across the area is required", field="line")
+        raise InvalidInput(msg("split_line_required", "line: a GeoJSON LineString drawn across the area is "
+                               "required"), field="line")
     try:
         cutter = shape(line)
     except Exception:
-        raise InvalidInput("line: not a well-formed GeoJSON LineString", field="line") from None
+        raise InvalidInput(msg("split_line_malformed", "line: not a well-formed GeoJSON LineString"),
+                           field="line") from None
     parts = sorted(
         (round_coords(p, 6) for p in split_geometry(site.geometry, cutter).geoms), key=_area_m2, reverse=True
     )
     if len(parts) < 2:
-        raise InvalidInput("line: it does not cross the area from one edge to another", field="line")
+        raise InvalidInput(msg("split_line_not_across", "line: it does not cross the area from one edge to "
+                               "another"), field="line")
     first, rest = parts[0], parts[1:]
     uow.sites.update(
         Site(
@@ -488,26 +553,32 @@ def merge_sites(layer: LayerDef, data: dict[str, Any], *, uow: UnitOfWork, actor
         or len(sites_in) < 2
         or not all(isinstance(s, dict) and isinstance(s.get("id"), int) for s in sites_in)
     ):
-        raise InvalidInput('sites: at least two {"id", "base_version"} objects are required', field="sites")
+        raise InvalidInput(msg("merge_sites_required",
+                               'sites: at least two {{"id", "base_version"}} objects are required'),
+                           field="sites")
     if len({s["id"] for s in sites_in}) != len(sites_in):
-        raise InvalidInput("sites: a site is named twice", field="sites")
+        raise InvalidInput(msg("merge_site_twice", "sites: a site is named twice"), field="sites")
     comment = clean_comment(data.get("comment"))
     uow.begin_write()
     sites = []
     for item in sites_in:
         site = uow.sites.get(item["id"])
         if site.layer_id != layer.id:
-            raise InvalidInput(f"sites: site {site.id} is not in {layer.id}", field="sites")
+            raise InvalidInput(msg("merge_other_layer", "sites: site {site} is not in {layer}", site=site.id,
+                                   layer=layer.name), field="sites")
         _check_base(site, _base_version(item.get("base_version")), uow)
         if base_type(site.geometry) != "Polygon":
             raise InvalidInput(
-                f"sites: site {site.id} is not an area; only areas can be merged", field="sites"
+                msg("merge_not_an_area", "sites: site {site} is not an area; only areas can be merged",
+                    site=site.id),
+                field="sites",
             )
         sites.append(site)
     union = round_coords(shapely.union_all([s.geometry for s in sites]), 6)
     if union.geom_type != "Polygon":
         raise InvalidInput(
-            "sites: these areas do not touch, so together they are not one area", field="sites"
+            msg("merge_not_touching", "sites: these areas do not touch, so together they are not one area"),
+            field="sites",
         )
     keep, others = sites[0], sites[1:]
     ids = {s.id for s in sites}

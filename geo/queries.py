@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -18,8 +18,9 @@ from geo import access, history
 from geo.crs import from_wgs84
 from geo.geometry import display_level, pixel_tolerance
 from geo.io.geojson import dumps, feature
+from geo.messages import msg
 from geo.model import LayerDef, NotFound, Site, User
-from geo.status import days_overdue, effective_status, report_result
+from geo.status import days_overdue, effective_status, overdue_from, report_result
 from geo.storage.base import UnitOfWork
 
 MAX_VIEW_FEATURES = 5000  # a view with more is zoomed out too far to read; the client is told
@@ -122,7 +123,7 @@ def visible_site(site_id: int, *, uow: UnitOfWork, user: User, deleted: bool = F
     a deleted site only with ``deleted`` (its page, which keeps its history and photos)."""
     ids = own_site_ids(user, uow)
     if ids is not None and site_id not in ids:
-        raise NotFound(f"site {site_id} does not exist")
+        raise NotFound(msg("site_not_found", "site {site_id} does not exist", site_id=site_id))
     return uow.sites.get(site_id, deleted=deleted)
 
 
@@ -130,7 +131,7 @@ def site_history(site_id: int, *, uow: UnitOfWork, user: User) -> dict[str, Any]
     """A site (deleted ones too) and every version of it, oldest first; NotFound as ``visible_site``."""
     ids = own_site_ids(user, uow)
     if ids is not None and site_id not in ids:
-        raise NotFound(f"site {site_id} does not exist")
+        raise NotFound(msg("site_not_found", "site {site_id} does not exist", site_id=site_id))
     return {"site": uow.sites.get(site_id, deleted=True), "versions": uow.versions.history(site_id)}
 
 
@@ -145,13 +146,12 @@ def status_timeline(layer: LayerDef, site: Site, reports: list[dict], now: datet
         return [{"at": site.updated_at, "status": site.status}]
     events = [{"at": site.created_at, "status": "never_inspected"}]
     counted = sorted((r for r in reports if r["status"] != "rejected"), key=lambda r: r["observed_at"])
-    cadence = timedelta(days=layer.cadence_days)
     following_reports = [*counted[1:], None] if counted else []
     for report, following in zip(counted, following_reports, strict=True):
         failed = report_result(report["checklist"]) == "fail"
         events.append({"at": report["observed_at"], "status": "needs_attention" if failed else "ok"})
-        due = report["observed_at"] + cadence
-        if due < (following["observed_at"] if following else now):
+        due = overdue_from(layer, report["observed_at"], now.tzinfo)  # calendar days in now's zone
+        if due <= (following["observed_at"] if following else now):
             events.append({"at": due, "status": "overdue"})
     return events
 

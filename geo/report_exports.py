@@ -15,21 +15,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import shapely
 from shapely.geometry import Point
 
+from geo.export_labels import DEFAULT_ZONE, report_headers
 from geo.exports import (
     BATCH,
-    HEADERS,
     check_common,
     gdal_feature,
     headers_for,
     iso,
-    label_in,
     record_export,
-    unique_headers,
-    with_unit,
+    table_for,
     write_atomically,
 )
 from geo.io.formats import writable_format
@@ -39,29 +38,6 @@ from geo.model import LayerDef
 from geo.storage.base import Store, UnitOfWork
 
 PhotoUrl = Callable[[int], str]  # photo id → absolute address of its shown copy
-
-# Column headers of tabular report exports (CSV, XLSX) besides the checklist items and metrics.
-REPORT_HEADERS: dict[str, dict[str, str]] = {
-    "id": HEADERS["id"],
-    "site_id": {"zh_CN": "站点编号", "en": "Site ID"},
-    "site_name": {"zh_CN": "站点名称", "en": "Site name"},
-    "site_version": {"zh_CN": "填报时站点版本", "en": "Site version filed against"},
-    "uuid": {"zh_CN": "报告UUID", "en": "Report UUID"},
-    "filed_by": {"zh_CN": "填报人", "en": "Filed by"},
-    "observed_at": {"zh_CN": "巡查时间", "en": "Observed"},
-    "received_at": {"zh_CN": "收到时间", "en": "Received"},
-    "review_status": {"zh_CN": "审核状态", "en": "Review status"},
-    "review_comment": {"zh_CN": "审核意见", "en": "Review comment"},
-    "reviewed_at": {"zh_CN": "审核时间", "en": "Reviewed"},
-    "location": {"zh_CN": "位置来源", "en": "Position from"},
-    "gps_accuracy_m": {"zh_CN": "定位精度（米）", "en": "GPS accuracy (m)"},
-    "distance_m": {"zh_CN": "距站点（米）", "en": "Distance to site (m)"},
-    "comments": {"zh_CN": "检查说明", "en": "Checklist comments"},
-    "flags": {"zh_CN": "系统提示", "en": "Flags"},
-    "note": {"zh_CN": "备注", "en": "Note"},
-    "photos": {"zh_CN": "照片链接", "en": "Photo links"},
-}
-
 
 @dataclass(frozen=True)
 class ReportFilter:
@@ -81,16 +57,11 @@ def check_report_filter(filters: ReportFilter, lang: str, uow: UnitOfWork) -> No
     check_common(filters.since, filters.until, filters.county, lang, uow)
 
 
-def report_headers(layer: LayerDef, lang: str) -> dict[str, str]:
-    """{property key: column header in ``lang``} for a layer's report exports."""
-    own = {f"check_{item.id}": label_in(item.label, lang) for item in layer.checklist}
-    own |= {f"metric_{m.id}": with_unit(label_in(m.label, lang), m.unit, lang) for m in layer.metrics}
-    return unique_headers(REPORT_HEADERS, own, lang)
-
-
 def report_properties(row, layer: LayerDef, photo_urls: list[str]) -> dict[str, Any]:
-    """A stored report as an export row: one column per checklist item and per metric."""
+    """A stored report as an export row: one column per checklist item, per item's comment and per metric."""
     checklist = row.checklist or {}
+    comments = checklist.get("comments")
+    comments = comments if isinstance(comments, dict) else {}
     metrics = row.metrics or {}
     properties = {
         "site_id": row.site_id, "site_name": row.site_name, "site_version": row.site_version,
@@ -100,8 +71,9 @@ def report_properties(row, layer: LayerDef, photo_urls: list[str]) -> dict[str, 
         "reviewed_at": iso(row.reviewed_at), "location": "gps" if row.gps_lat is not None else "site",
         "gps_accuracy_m": row.gps_accuracy, "distance_m": row.distance_m,
     }
-    properties |= {f"check_{item.id}": checklist.get(item.id) for item in layer.checklist}
-    properties["comments"] = checklist.get("comments") or None
+    for item in layer.checklist:
+        properties[f"check_{item.id}"] = checklist.get(item.id)
+        properties[f"comment_{item.id}"] = comments.get(item.id) or None
     properties |= {f"metric_{m.id}": metrics.get(m.id) for m in layer.metrics}
     properties |= {"flags": list(row.flags or []), "note": row.note, "photos": photo_urls}
     return properties
@@ -115,8 +87,9 @@ def _point(row):
 
 
 def _features(layer: LayerDef, filters: ReportFilter, fmt: str, uow: UnitOfWork, lang: str,
-              photo_url: PhotoUrl, counter: list[int]) -> Iterator[dict]:
+              photo_url: PhotoUrl, counter: list[int], zone: ZoneInfo = DEFAULT_ZONE) -> Iterator[dict]:
     headers = headers_for(fmt, report_headers(layer, lang))
+    table = table_for(fmt, layer, lang, uow, zone)
     batches = uow.reports.export_batches(layer.id, since=filters.since, until=filters.until,
                                          county=filters.county, size=BATCH)
     for batch in batches:
@@ -127,21 +100,23 @@ def _features(layer: LayerDef, filters: ReportFilter, fmt: str, uow: UnitOfWork,
             if fmt == "geojson":  # the report id is the feature's id
                 yield feature(row.id, _point(row), properties)
             else:
-                yield gdal_feature(row.id, _point(row), properties, headers)
+                yield gdal_feature(row.id, _point(row), table.report(properties) if table else properties,
+                                   headers)
 
 
 def export_reports(layer: LayerDef, path: str | Path, fmt: str, *, uow: UnitOfWork, actor: str | None,
                    now: datetime, photo_url: PhotoUrl, filters: ReportFilter = ReportFilter(),
-                   lang: str = "zh_CN") -> int:
+                   lang: str = "zh_CN", zone: ZoneInfo = DEFAULT_ZONE) -> int:
     """Write every report of a layer (filtered) as points to ``path``; returns how many. Audited.
 
     GeoJSON is streamed to disk; the other formats go through GDAL (geo.io.write).
+    CSV and XLSX are tables for people (geo.export_labels), with times in ``zone``.
     The file appears whole or not at all.
     """
     spec = writable_format(fmt)
     check_report_filter(filters, lang, uow)
     counter = [0]
-    features = _features(layer, filters, spec.id, uow, lang, photo_url, counter)
+    features = _features(layer, filters, spec.id, uow, lang, photo_url, counter, zone)
     if spec.id == "geojson":
         write_atomically(iter_feature_collection(features), Path(path))
     else:

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from geo.messages import msg
 from geo.model import InvalidInput, LayerDef
 from geo.photos import plausible_time
 
@@ -47,36 +48,47 @@ class ReportInput:
 
 def _number(value: Any, field: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidInput(f"{field}: {value!r} is not a number", field=field)
+        raise InvalidInput(msg("report_not_number", "{field}: {value} is not a number", field=field,
+                               value=repr(value)), field=field)
     return float(value)
 
 
 def _checklist(layer: LayerDef, given: Any) -> dict[str, Any]:
     if not isinstance(given, dict):
-        raise InvalidInput("checklist: an object of item answers is required", field="checklist")
+        raise InvalidInput(msg("report_checklist_required",
+                               "checklist: an object of item answers is required"), field="checklist")
     comments = given.get("comments") or {}
     answers = {k: v for k, v in given.items() if k != "comments"}
-    ids = [item.id for item in layer.checklist]
+    items = {item.id: item for item in layer.checklist}
+    ids = list(items)
     for key in answers:
         if key not in ids:
-            raise InvalidInput(f"checklist.{key}: not an item of {layer.id}", field=f"checklist.{key}")
+            field = "checklist." + key
+            raise InvalidInput(msg("report_not_an_item", "{field}: not an item of {layer}", field=field,
+                                   layer=layer.name), field=field)
     for item in ids:
+        field, label = f"checklist.{item}", items[item].label
         if item not in answers:
-            raise InvalidInput(f"checklist.{item}: answer missing (pass, fail or na)",
-                               field=f"checklist.{item}")
+            raise InvalidInput(msg("report_answer_missing",
+                                   "{field} ({label}): answer missing (pass, fail or na)",
+                                   field=field, label=label), field=field)
         if answers[item] not in ANSWERS:
-            raise InvalidInput(f"checklist.{item}: {answers[item]!r} is not pass, fail or na",
-                               field=f"checklist.{item}")
+            raise InvalidInput(msg("report_answer_invalid",
+                                   "{field} ({label}): {value} is not pass, fail or na",
+                                   field=field, label=label, value=repr(answers[item])), field=field)
     if not isinstance(comments, dict):
-        raise InvalidInput("checklist.comments: an object of texts is required",
+        raise InvalidInput(msg("report_comments_required",
+                               "checklist.comments: an object of texts is required"),
                            field="checklist.comments")
     clean_comments = {}
     for key, text in comments.items():
         field = f"checklist.comments.{key}"
         if key not in ids:
-            raise InvalidInput(f"{field}: not an item of {layer.id}", field=field)
+            raise InvalidInput(msg("report_not_an_item", "{field}: not an item of {layer}", field=field,
+                                   layer=layer.name), field=field)
         if not isinstance(text, str) or len(text) > MAX_COMMENT:
-            raise InvalidInput(f"{field}: text of at most {MAX_COMMENT} characters", field=field)
+            raise InvalidInput(msg("report_text_too_long", "{field}: text of at most {limit} characters",
+                                   field=field, limit=MAX_COMMENT), field=field)
         if text.strip():
             clean_comments[key] = text.strip()
     clean = {item: answers[item] for item in ids}
@@ -87,18 +99,24 @@ def _metrics(layer: LayerDef, given: Any) -> dict[str, float]:
     if given is None:
         return {}
     if not isinstance(given, dict):
-        raise InvalidInput("metrics: an object of numbers is required", field="metrics")
+        raise InvalidInput(msg("report_metrics_required", "metrics: an object of numbers is required"),
+                           field="metrics")
     known = {m.id: m for m in layer.metrics}
     clean = {}
     for key, value in given.items():
         field = f"metrics.{key}"
         if key not in known:
-            raise InvalidInput(f"{field}: not a metric of {layer.id}", field=field)
+            raise InvalidInput(msg("report_not_a_metric", "{field}: not a metric of {layer}", field=field,
+                                   layer=layer.name), field=field)
         if value is None:
             continue
         number, metric = _number(value, field), known[key]
         if not metric.min <= number <= metric.max:
-            raise InvalidInput(f"{field}: {number:g} is outside {metric.min:g}…{metric.max:g} {metric.unit}",
+            raise InvalidInput(msg("report_metric_out_of_range",
+                                   "{field} ({label}): {value} is outside {min}…{max} {unit}",
+                                   field=field, label=metric.label, value=format(number, "g"),
+                                   min=format(metric.min, "g"), max=format(metric.max, "g"),
+                                   unit=metric.unit),
                                field=field)
         clean[key] = number
     return clean
@@ -108,17 +126,21 @@ def _gps(given: Any) -> GpsFix | None:
     if given is None:
         return None
     if not isinstance(given, dict):
-        raise InvalidInput("gps: an object {lat, lon, accuracy} is required", field="gps")
+        raise InvalidInput(msg("report_gps_required", "gps: an object {{lat, lon, accuracy}} is required"),
+                           field="gps")
     lat, lon = _number(given.get("lat"), "gps.lat"), _number(given.get("lon"), "gps.lon")
     if not -90 <= lat <= 90:
-        raise InvalidInput(f"gps.lat: {lat} is outside -90…90", field="gps.lat")
+        raise InvalidInput(msg("report_latitude_out_of_range", "gps.lat: {value} is outside -90…90",
+                               value=lat), field="gps.lat")
     if not -180 <= lon <= 180:
-        raise InvalidInput(f"gps.lon: {lon} is outside -180…180", field="gps.lon")
+        raise InvalidInput(msg("report_longitude_out_of_range", "gps.lon: {value} is outside -180…180",
+                               value=lon), field="gps.lon")
     accuracy = given.get("accuracy")
     if accuracy is not None:
         accuracy = _number(accuracy, "gps.accuracy")
         if accuracy < 0:
-            raise InvalidInput("gps.accuracy: must not be negative", field="gps.accuracy")
+            raise InvalidInput(msg("report_accuracy_negative", "gps.accuracy: must not be negative"),
+                               field="gps.accuracy")
     return GpsFix(lat, lon, accuracy)
 
 
@@ -126,15 +148,18 @@ def _observed_at(given: Any, now: datetime) -> datetime:
     try:
         moment = datetime.fromisoformat(str(given))
     except (TypeError, ValueError):
-        raise InvalidInput(f"observed_at: {given!r} is not an ISO 8601 time", field="observed_at") from None
+        raise InvalidInput(msg("report_time_invalid", "observed_at: {value} is not an ISO 8601 time",
+                               value=repr(given)), field="observed_at") from None
     if moment.tzinfo is None:
-        raise InvalidInput("observed_at: needs a UTC offset, e.g. 2026-05-01T09:30:00+08:00",
+        raise InvalidInput(msg("report_time_without_offset",
+                               "observed_at: needs a UTC offset, e.g. 2026-05-01T09:30:00+08:00"),
                            field="observed_at")
     if moment > now + CLOCK_SKEW:
-        raise InvalidInput("observed_at: lies in the future", field="observed_at")
-    if moment < EARLIEST:  # a phone clock never set; year 1 would not even convert to UTC for storing
-        raise InvalidInput(f"observed_at: before {EARLIEST.year}; check the phone's clock",
+        raise InvalidInput(msg("report_time_in_future", "observed_at: lies in the future"),
                            field="observed_at")
+    if moment < EARLIEST:  # a phone clock never set; year 1 would not even convert to UTC for storing
+        raise InvalidInput(msg("report_time_too_early", "observed_at: before {year}; check the phone's clock",
+                               year=EARLIEST.year), field="observed_at")
     return moment
 
 
@@ -142,14 +167,18 @@ def _photo_meta(given: Any, photos: int) -> list[dict | None]:
     if given is None:
         return [None] * photos
     if not isinstance(given, list) or len(given) != photos:
-        raise InvalidInput(f"photo_meta: one entry (or null) per photo, {photos} in all", field="photo_meta")
+        raise InvalidInput(msg("report_photo_meta_count",
+                               "photo_meta: one entry (or null) per photo, {count} in all", count=photos),
+                           field="photo_meta")
     out: list[dict | None] = []
     for index, meta in enumerate(given):
         if meta is None:
             out.append(None)
             continue
+        where = f"photo_meta.{index}"
         if not isinstance(meta, dict):
-            raise InvalidInput(f"photo_meta.{index}: an object or null", field=f"photo_meta.{index}")
+            raise InvalidInput(msg("report_photo_meta_entry", "{field}: an object or null", field=where),
+                               field=where)
         entry: dict[str, Any] = {}
         if meta.get("lat") is not None and meta.get("lon") is not None:
             fix = _gps({"lat": meta["lat"], "lon": meta["lon"]})
@@ -158,8 +187,8 @@ def _photo_meta(given: Any, photos: int) -> list[dict | None]:
             try:
                 taken = datetime.fromisoformat(str(meta["taken_at"]))
             except ValueError:
-                raise InvalidInput(f"photo_meta.{index}.taken_at: not an ISO 8601 time",
-                                   field=f"photo_meta.{index}.taken_at") from None
+                raise InvalidInput(msg("report_photo_time_invalid", "{field}: not an ISO 8601 time",
+                                       field=where + ".taken_at"), field=where + ".taken_at") from None
             known = plausible_time(taken) if taken.tzinfo else None  # naive, or a clock never set: unknown
             entry["taken_at"] = known.isoformat() if known else None
         out.append(entry or None)
@@ -169,16 +198,19 @@ def _photo_meta(given: Any, photos: int) -> list[dict | None]:
 def parse_report(layer: LayerDef, payload: Any, *, photos: int, now: datetime) -> ReportInput:
     """Check a submitted report against ``layer``; InvalidInput names the first bad field."""
     if not isinstance(payload, dict):
-        raise InvalidInput("report: a JSON object is required", field="report")
+        raise InvalidInput(msg("report_object_required", "report: a JSON object is required"), field="report")
     if photos > MAX_PHOTOS:
-        raise InvalidInput(f"photos: at most {MAX_PHOTOS} per report, got {photos}", field="photos")
+        raise InvalidInput(msg("report_too_many_photos", "photos: at most {limit} per report, got {count}",
+                               limit=MAX_PHOTOS, count=photos), field="photos")
     try:
         report_uuid = str(uuidlib.UUID(str(payload.get("uuid"))))
     except ValueError:
-        raise InvalidInput(f"uuid: {payload.get('uuid')!r} is not a UUID", field="uuid") from None
+        raise InvalidInput(msg("report_uuid_invalid", "uuid: {value} is not a UUID",
+                               value=repr(payload.get("uuid"))), field="uuid") from None
     note = payload.get("note") or ""
     if not isinstance(note, str) or len(note) > MAX_NOTE:
-        raise InvalidInput(f"note: text of at most {MAX_NOTE} characters", field="note")
+        raise InvalidInput(msg("report_text_too_long", "{field}: text of at most {limit} characters",
+                               field="note", limit=MAX_NOTE), field="note")
     return ReportInput(
         uuid=report_uuid,
         checklist=_checklist(layer, payload.get("checklist")),

@@ -16,6 +16,7 @@ from geo import credentials
 from geo.access import GRID_LAYER
 from geo.imports import CountyLocator, Prepared, Progress, read_for_layer
 from geo.io.read import read_features
+from geo.messages import msg
 from geo.model import ROLES, Conflict, InvalidInput, LayerDef, NotFound, User
 from geo.storage.base import UnitOfWork
 
@@ -68,7 +69,8 @@ def load_dataset(
             prepared[layer.id] = read_for_layer(layer, path, None, locate)
             if rejections := prepared[layer.id].rejections:
                 first = rejections[0]
-                raise InvalidInput(f"{path.name}: feature {first.index}: {first.reason}",
+                raise InvalidInput(msg("dataset_feature_rejected", "{file}: feature {index}: {reason}",
+                                       file=path.name, index=first.index, reason=first.reason),
                                    field=path.name, details=rejections)
     total = sum(len(p.sites) for p in prepared.values())
     done = 0
@@ -95,13 +97,16 @@ def load_dataset(
 def add_user(username: str, role: str, password: str, *, uow: UnitOfWork, actor: str | None,
              now: datetime, display_name: str | None = None) -> User:
     if not USERNAME.match(username or ""):
-        raise InvalidInput("username: 2–64 letters, digits, '.', '_', '-' or '@'", field="username")
+        raise InvalidInput(msg("username_invalid", "username: 2–64 letters, digits, '.', '_', '-' or '@'"),
+                           field="username")
     if role not in ROLES:
-        raise InvalidInput(f"role: {role!r} is not one of {', '.join(ROLES)}", field="role")
+        raise InvalidInput(msg("role_unknown", "role: {value} is not one of {allowed}", value=repr(role),
+                               allowed=", ".join(ROLES)), field="role")
     if len(password) < MIN_PASSWORD:
-        raise InvalidInput(f"password: at least {MIN_PASSWORD} characters", field="password")
+        raise InvalidInput(msg("password_too_short", "password: at least {limit} characters",
+                               limit=MIN_PASSWORD), field="password")
     if uow.users.by_name(username):
-        raise Conflict(f"user {username!r} already exists")
+        raise Conflict(msg("user_exists", "user {username} already exists", username=repr(username)))
     user = uow.users.add(username, credentials.hash_password(password), role, now, display_name)
     uow.audit.record(actor, "user.add", f"user:{username}", {"role": role}, now)
     uow.commit()
@@ -111,7 +116,7 @@ def add_user(username: str, role: str, password: str, *, uow: UnitOfWork, actor:
 def _user(username: str, uow: UnitOfWork) -> User:
     found = uow.users.by_name(username)
     if not found:
-        raise NotFound(f"user {username!r} does not exist")
+        raise NotFound(msg("user_not_found", "user {username} does not exist", username=repr(username)))
     return found[0]
 
 
@@ -120,12 +125,13 @@ def assign_sites(username: str, site_ids: Iterable[int], *, uow: UnitOfWork, act
     """Assign sites to a grid worker; returns the newly assigned ids."""
     user = _user(username, uow)
     if user.role != "worker":
-        raise InvalidInput(f"{username!r} is a {user.role}; sites are assigned to workers", field="username")
+        raise InvalidInput(msg("assign_not_a_worker", "{username} is a {role}; sites are assigned to workers",
+                               username=repr(username), role=user.role), field="username")
     wanted = sorted(set(site_ids))
     found = {s.id for s in uow.sites.find(ids=wanted)}
     missing = [i for i in wanted if i not in found]
     if missing:
-        raise NotFound(f"no site with id {', '.join(map(str, missing))}")
+        raise NotFound(msg("sites_not_found", "no site with id {ids}", ids=", ".join(map(str, missing))))
     new = uow.assignments.assign(user.id, wanted, now)
     uow.audit.record(actor, "sites.assign", f"user:{username}", {"site_ids": new}, now)
     uow.commit()
@@ -145,7 +151,8 @@ def grid_cell_ids(cells: Iterable[str], *, uow: UnitOfWork) -> list[int]:
         else:
             found.append(site_id)
     if missing:
-        raise NotFound(f"no grid cell {', '.join(missing)} (import the grid_cells layer first)")
+        raise NotFound(msg("grid_cells_not_found", "no grid cell {cells} (import the grid_cells layer first)",
+                           cells=", ".join(missing)))
     return found
 
 

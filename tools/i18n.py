@@ -75,7 +75,8 @@ def read(locale: str) -> Catalog:
 def write(catalog: Catalog, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = BytesIO()
-    write_po(buffer, catalog, width=110, omit_header=False, sort_output=True, ignore_obsolete=True,
+    # Obsolete entries (#~) are kept: a message removed and later brought back keeps its translation.
+    write_po(buffer, catalog, width=110, omit_header=False, sort_output=True, ignore_obsolete=False,
              include_lineno=False)
     path.write_bytes(buffer.getvalue())
 
@@ -94,8 +95,11 @@ def extract() -> None:
     for locale in LOCALES:
         path = po_path(locale)
         catalog = read(locale) if path.exists() else Catalog(locale=locale)
+        known = {m.id: m.string for m in [*catalog, *catalog.obsolete.values()] if m.id and m.string}
         catalog.update(template, no_fuzzy_matching=True)
-        catalog.obsolete.clear()
+        for message in catalog:
+            if message.id and not any((message.string,) if isinstance(message.string, str) else message.string):
+                message.string = known.get(message.id, message.string)
         write(catalog, path)
     compile_all()
 

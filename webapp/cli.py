@@ -12,6 +12,7 @@ import time
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 import sqlalchemy as sa
@@ -19,9 +20,11 @@ from tqdm import tqdm
 
 from geo import credentials, exports, imports, report_exports, services
 from geo.layers import load_layers
+from geo.messages import msg
 from geo.model import ROLES, InvalidInput, NotFound, OneMapError
 from geo.storage import Store, open_store
-from webapp.i18n import _, error_text, translate
+from webapp.i18n import _, error_text, label, ngettext, translate
+from webapp.params import problem_of
 from webapp.settings import SETTINGS, Config, load_config
 
 DEMO_USERS = (("planner", "planner"), ("worker", "worker"), ("manager", "manager"), ("admin", "admin"))
@@ -45,7 +48,8 @@ class _Group(click.Group):
             ctx.exit(1)
         except sa.exc.OperationalError as exc:  # server down, wrong password, no such database
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-            click.echo(f"onemap: cannot use the database (ONEMAP_DATABASE_URL): {reason}", err=True)
+            click.echo("onemap: " + _("cannot use the database (ONEMAP_DATABASE_URL): {reason}",
+                                      reason=reason), err=True)
             ctx.exit(1)
 
 
@@ -80,7 +84,7 @@ def init_instance(config: Config) -> tuple[Store, services.LoadResult]:
     """Create or migrate the database and load the shipped dataset (idempotent)."""
     store = _store(config)
     (config.instance / "media").mkdir(parents=True, exist_ok=True)
-    with _progress("loading Jinzhou dataset") as progress, store.unit_of_work(write=True) as uow:
+    with _progress(_("loading Jinzhou dataset")) as progress, store.unit_of_work(write=True) as uow:
         result = services.load_dataset(load_layers(), uow=uow, now=_now(), actor="onemap init",
                                        progress=progress)
     return store, result
@@ -97,7 +101,8 @@ def recover_photos(config: Config, store: Store, *, now: datetime | None = None)
         orphans = inspections.sweep_orphan_photos(uow=uow, blobs=media,
                                                   before=(now or _now()) - inspections.ORPHAN_AGE)
     if orphans:
-        click.echo(f"photos: {len(orphans)} unreferenced file(s) removed")
+        click.echo(ngettext("photos: {n} unreferenced file removed", "photos: {n} unreferenced files removed",
+                            len(orphans)))
 
 
 _settings_help = "\n".join(f"  {s.name} (default {s.default}): {s.help}" for s in SETTINGS)
@@ -114,18 +119,21 @@ def init(demo: bool):
     """Create or migrate the database and load the shipped Jinzhou dataset."""
     config = load_config()
     store, result = init_instance(config)
-    click.echo(f"database: {config.database_url}")
-    click.echo(f"layers: {result.layers}, counties: {result.counties} new, "
-               f"sites: {sum(result.sites_added.values())} new, {result.sites_total} in all")
+    click.echo(_("database: {url}", url=config.database_url))
+    click.echo(_("layers: {layers}, counties: {counties} new, sites: {sites} new, {total} in all",
+                 layers=result.layers, counties=result.counties, sites=sum(result.sites_added.values()),
+                 total=result.sites_total))
     if demo:
         for username, role in DEMO_USERS:
             with store.unit_of_work(write=True) as uow:
                 if uow.users.by_name(username):
-                    click.echo(f"user {username} ({role}) exists; password unchanged")
+                    click.echo(_("user {username} ({role}) exists; password unchanged", username=username,
+                                 role=role))
                     continue
                 password = credentials.new_password()
                 services.add_user(username, role, password, uow=uow, actor="onemap init", now=_now())
-            click.echo(f"user {username} ({role}) password: {password}")
+            click.echo(_("user {username} ({role}) password: {password}", username=username, role=role,
+                         password=password))
     store.close()
 
 
@@ -140,6 +148,10 @@ def prepare_for_serving() -> None:
     gc.freeze()
 
 
+def _url(host: str, port: int) -> str:
+    return f"http://{host}:{port}/"
+
+
 def _gunicorn(config: Config, host: str, port: int, workers: int, threads: int) -> None:
     """Several processes on one database: gunicorn's threaded workers, each building its own app.
 
@@ -149,12 +161,15 @@ def _gunicorn(config: Config, host: str, port: int, workers: int, threads: int) 
     try:
         from gunicorn.app.base import BaseApplication
     except ImportError:
-        raise InvalidInput("--workers needs gunicorn: pip install 'onemap[production]'",
+        raise InvalidInput(msg("needs_gunicorn",
+                               "--workers needs gunicorn: pip install 'onemap[production]'"),
                            field="--workers") from None
     from webapp import create_app
     from webapp.context import catch_up_photos
 
-    click.echo(f"OneMap on http://{host}:{port}/  ({workers} gunicorn workers, instance {config.instance})")
+    click.echo(ngettext("OneMap on {url}  ({n} gunicorn worker, instance {instance})",
+                        "OneMap on {url}  ({n} gunicorn workers, instance {instance})", workers,
+                        url=_url(host, port), instance=config.instance))
 
     class OneMapServer(BaseApplication):
         def load_config(self):
@@ -190,7 +205,7 @@ def serve(host: str, port: int, threads: int, workers: int | None):
     config = load_config()
     store = open_store(config.database_url)
     if store.is_empty():
-        click.echo("new instance: creating the database and loading the Jinzhou dataset")
+        click.echo(_("new instance: creating the database and loading the Jinzhou dataset"))
         init_instance(config)
     else:
         store.migrate()
@@ -202,7 +217,8 @@ def serve(host: str, port: int, threads: int, workers: int | None):
     app = create_app(config=config)
     prepare_for_serving()
     catch_up_photos(app)
-    click.echo(f"OneMap on http://{host}:{port}/  (instance {config.instance})")
+    click.echo(_("OneMap on {url}  (instance {instance})", url=_url(host, port),
+                 instance=config.instance))
     waitress_serve(app, host=host, port=port, threads=threads, ident="OneMap")
 
 
@@ -212,8 +228,10 @@ def validate_layers(directory: Path | None):
     """Check layer definition files (default: the shipped ones)."""
     layers = load_layers(directory)
     for layer in layers.values():
-        click.echo(f"ok  {layer.id}: {layer.name['zh_CN']} ({len(layer.statuses)} statuses, "
-                   f"{len(layer.checklist)} checklist items, {len(layer.metrics)} metrics)")
+        click.echo(f"ok  {layer.id}: " + _("{name} ({statuses} statuses, {checklist} checklist items, "
+                                           "{metrics} metrics)", name=label(layer.name),
+                                           statuses=len(layer.statuses), checklist=len(layer.checklist),
+                                           metrics=len(layer.metrics)))
 
 
 @main.group()
@@ -229,12 +247,12 @@ def users():
 def users_add(name: str, role: str, password: str | None, display_name: str | None):
     """Create a user."""
     if password is None:
-        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+        password = click.prompt(_("password"), hide_input=True, confirmation_prompt=True)
     store = _store(load_config())
     with store.unit_of_work(write=True) as uow:
         user = services.add_user(name, role, password, uow=uow, actor="cli", now=_now(),
                                  display_name=display_name)
-    click.echo(f"user {user.username} ({user.role}) created")
+    click.echo(_("user {username} ({role}) created", username=user.username, role=user.role))
 
 
 @users.command("assign")
@@ -244,13 +262,14 @@ def users_add(name: str, role: str, password: str | None, display_name: str | No
 def users_assign(name: str, site_ids: tuple[int, ...], grid_cells: tuple[str, ...]):
     """Assign sites (or whole grid cells) to a grid worker."""
     if not site_ids and not grid_cells:
-        raise InvalidInput("give at least one site id or --grid cell", field="SITE_ID")
+        raise InvalidInput(msg("assign_nothing", "give at least one site id or --grid cell"), field="SITE_ID")
     store = _store(load_config())
     with store.unit_of_work(write=True) as uow:
         cells = services.grid_cell_ids(grid_cells, uow=uow)
         site_ids = tuple(site_ids) + tuple(cells)
         new = services.assign_sites(name, site_ids, uow=uow, actor="cli", now=_now())
-    click.echo(f"{name}: {len(new)} site(s) newly assigned, {len(site_ids) - len(new)} already assigned")
+    click.echo(_("{user}: {new} site(s) newly assigned, {old} already assigned", user=name, new=len(new),
+                 old=len(site_ids) - len(new)))
 
 
 @users.command("token")
@@ -265,7 +284,8 @@ def users_token(name: str):
 def _layer(layer_id: str):
     layers = load_layers()
     if layer_id not in layers:
-        raise NotFound(f"no layer {layer_id!r} (layers: {', '.join(layers)})")
+        raise NotFound(msg("no_layer", "no layer {layer} (layers: {layers})", layer=repr(layer_id),
+                           layers=", ".join(layers)))
     return layers[layer_id]
 
 
@@ -289,19 +309,26 @@ def import_(file: Path, layer_id: str, crs: str | None, skip_invalid: bool, dry_
             plan = imports.preview_import(layer, file, crs, uow)
         _echo_plan(plan)
         if plan.rejections and not skip_invalid:
-            raise InvalidInput(f"{file.name}: {len(plan.rejections)} feature(s) rejected; the import would "
-                               "write nothing (or use --skip-invalid)", field="file", details=plan.rejections)
-        for rejection in plan.rejections:
-            click.echo(f"rejected feature {rejection.index}: {rejection.reason}", err=True)
+            raise InvalidInput(msg("dry_run_rejected", "{file}: {n} feature(s) rejected; the import would "
+                                   "write nothing (or use --skip-invalid)", file=file.name,
+                                   n=len(plan.rejections)), field="file", details=plan.rejections)
+        _echo_rejections(plan.rejections)
         return
-    with _progress(f"importing into {layer_id}") as progress, store.unit_of_work() as uow:
+    with _progress(_("importing into {layer}", layer=layer_id)) as progress, store.unit_of_work() as uow:
         result = imports.import_sites(layer, file, crs=crs, skip_invalid=skip_invalid, uow=uow,
                                       actor="cli", now=_now(), progress=progress, comment=comment)
-    for rejection in result.rejections:
-        click.echo(f"rejected feature {rejection.index}: {rejection.reason}", err=True)
-    click.echo(f"{layer_id}: {len(result.stored)} site(s) imported, {len(result.rejections)} rejected "
-               f"({len(result.added)} added, {len(result.updated)} updated, "
-               f"{len(result.unchanged)} unchanged)")
+    _echo_rejections(result.rejections)
+    click.echo(_("{layer}: {stored} site(s) imported, {rejected} rejected ({added} added, {updated} updated, "
+                 "{unchanged} unchanged)", layer=layer_id, stored=len(result.stored),
+                 rejected=len(result.rejections), added=len(result.added), updated=len(result.updated),
+                 unchanged=len(result.unchanged)))
+
+
+def _echo_rejections(rejections) -> None:
+    """Each rejected feature and why, in the language of ONEMAP_LANG (stderr)."""
+    for rejection in rejections:
+        click.echo(_("rejected feature {index}: {reason}", index=rejection.index,
+                     reason=translate(rejection.reason)), err=True)
 
 
 def _shown(value) -> str:
@@ -310,23 +337,25 @@ def _shown(value) -> str:
 
 def _echo_plan(plan: imports.ImportPlan) -> None:
     """The preview of an import: counts, then each update with its changes (stdout)."""
-    crs = plan.source_crs or "EPSG:4326 (assumed: the file names no CRS)"
-    click.echo(f"{plan.file} → {plan.layer} ({plan.format}, {crs}); dry run, nothing written")
-    click.echo(f"{len(plan.additions)} to add, {len(plan.updates)} to update, "
-               f"{len(plan.unchanged)} unchanged, {len(plan.rejections)} rejected")
+    crs = plan.source_crs or _("EPSG:4326 (assumed: the file names no CRS)")
+    click.echo(_("{file} → {layer} ({format}, {crs}); dry run, nothing written", file=plan.file,
+                 layer=plan.layer, format=plan.format, crs=crs))
+    click.echo(_("{add} to add, {update} to update, {unchanged} unchanged, {rejected} rejected",
+                 add=len(plan.additions), update=len(plan.updates), unchanged=len(plan.unchanged),
+                 rejected=len(plan.rejections)))
     for note in plan.notes:
-        click.echo(f"note: {note}")
+        click.echo(_("note: {note}", note=note))
     # Names and refs come from the file: as JSON text, so their control characters (an ESC sequence)
     # are printed escaped instead of reaching the terminal.
     for addition in plan.additions:
-        click.echo(f"add feature {addition.index}: {_shown(addition.site.name)}"
-                   + (f" (ref {_shown(addition.site.ref)})" if addition.site.ref else ""))
+        click.echo(_("add feature {index}: {name}", index=addition.index, name=_shown(addition.site.name))
+                   + (_(" (ref {ref})", ref=_shown(addition.site.ref)) if addition.site.ref else ""))
     for update in plan.updates:
         changes = [f"{c.field} {_shown(c.before)} → {_shown(c.after)}" for c in update.changes]
         if update.geometry_changed:
-            changes.append("geometry changed")
-        click.echo(f"update feature {update.index} (ref {_shown(update.site.ref)}, site {update.site.id}): "
-                   + "; ".join(changes))
+            changes.append(_("geometry changed"))
+        click.echo(_("update feature {index} (ref {ref}, site {site}): {changes}", index=update.index,
+                     ref=_shown(update.site.ref), site=update.site.id, changes="; ".join(changes)))
 
 
 def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
@@ -335,9 +364,11 @@ def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
     try:
         minx, miny, maxx, maxy = (float(part) for part in value.split(","))
     except ValueError:
-        raise InvalidInput(f"--bbox {value!r}: give minx,miny,maxx,maxy in degrees", field="--bbox") from None
+        raise InvalidInput(msg("cli_bbox", "--bbox {value}: give minx,miny,maxx,maxy in degrees",
+                               value=repr(value)), field="--bbox") from None
     if minx > maxx or miny > maxy:
-        raise InvalidInput(f"--bbox {value!r}: min is greater than max", field="--bbox")
+        raise InvalidInput(msg("cli_bbox_min_max", "--bbox {value}: min is greater than max",
+                               value=repr(value)), field="--bbox")
     return minx, miny, maxx, maxy
 
 
@@ -345,7 +376,8 @@ def _time(value: str | None, option: str, *, end: bool):
     try:
         return exports.parse_time(value, end=end)
     except ValueError as exc:
-        raise InvalidInput(f"{option}: {exc}", field=option) from None
+        raise InvalidInput(msg("bad_option", "{option}: {problem}", option=option, problem=problem_of(exc)),
+                           field=option) from None
 
 
 def _photo_urls(base_url: str):
@@ -358,8 +390,8 @@ def _photo_urls(base_url: str):
 
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InvalidInput(f"--base-url {base_url!r}: give the app's address, e.g. https://onemap.example.org",
-                           field="--base-url")
+        raise InvalidInput(msg("cli_base_url", "--base-url {value}: give the app's address, e.g. "
+                               "https://onemap.example.org", value=repr(base_url)), field="--base-url")
     routes = Flask(__name__)
     routes.register_blueprint(planner.bp)
     urls = routes.url_map.bind(parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme)
@@ -395,23 +427,27 @@ def export(layer_id: str, fmt: str, output: Path, status: tuple[str, ...], count
     start, end = _time(since, "--since", end=False), _time(until, "--until", end=True)
     lang = lang or config.lang
     if reports and (status or bbox or as_of):
-        raise InvalidInput("--status, --bbox and --as-of choose sites; with --reports use --since, --until, "
-                           "--county", field="--reports")
+        raise InvalidInput(msg("cli_reports_filters", "--status, --bbox and --as-of choose sites; with "
+                               "--reports use --since, --until, --county"), field="--reports")
     past = _time(as_of, "--as-of", end=True)
     if past is not None and past > _now() + timedelta(days=1):
-        raise InvalidInput("--as-of: is in the future", field="--as-of")
+        raise InvalidInput(msg("cli_as_of_future", "--as-of: is in the future"), field="--as-of")
     store = _store(config)
     with store.unit_of_work() as uow:
         if reports:
             n = report_exports.export_reports(layer, output, fmt, uow=uow, actor="cli", now=_now(),
                                               photo_url=_photo_urls(base_url), lang=lang,
-                                              filters=report_exports.ReportFilter(start, end, county))
+                                              filters=report_exports.ReportFilter(start, end, county),
+                                              zone=ZoneInfo(config.timezone))
         else:
             filters = exports.SiteFilter(frozenset(status), county, _bbox(bbox), start, end,
                                          min(past, _now()) if past else None)
             n = exports.export_sites(layer, output, fmt, uow=uow, actor="cli", now=_now(), filters=filters,
-                                     lang=lang)
-    click.echo(f"{layer_id}: {n} {'report' if reports else 'site'}(s) written to {output}")
+                                     lang=lang, zone=ZoneInfo(config.timezone))
+    if reports:
+        click.echo(_("{layer}: {n} report(s) written to {file}", layer=layer_id, n=n, file=output))
+    else:
+        click.echo(_("{layer}: {n} site(s) written to {file}", layer=layer_id, n=n, file=output))
 
 
 @main.command("recompute-status")
@@ -431,7 +467,8 @@ def recompute_status_(layer_id: str | None):
     with store.unit_of_work() as uow:
         changed = recompute_status(uow=uow, actor="cli", now=_now(), layer_id=layer_id)
     seconds = time.perf_counter() - started
-    click.echo(f"{layer_id or 'all layers'}: {changed} site(s) changed, in {seconds:.1f} s")
+    click.echo(_("{layer}: {n} site(s) changed, in {seconds} s", layer=layer_id or _("all layers"), n=changed,
+                 seconds=f"{seconds:.1f}"))
 
 
 @main.command("backup")
@@ -444,9 +481,12 @@ def backup_(directory: Path):
     manifest = backup.backup(store, config.open_media(), directory, now=_now())
     store.close()
     counts = ", ".join(f"{n} {name}" for name, n in manifest["counts"].items())
-    click.echo(f"backup in {directory}: {counts}; {len(manifest['files'])} photo file(s)")
+    click.echo(_("backup in {folder}: {counts}; {n} photo file(s)", folder=directory, counts=counts,
+                 n=len(manifest["files"])))
     if manifest["missing"]:
-        click.echo(f"{len(manifest['missing'])} shown copy(ies) not made yet; the restored server makes them")
+        click.echo(ngettext("{n} shown copy not made yet; the restored server makes it",
+                            "{n} shown copies not made yet; the restored server makes them",
+                            len(manifest["missing"])))
 
 
 @main.command("restore")
@@ -459,4 +499,5 @@ def restore_(directory: Path, force: bool):
     store = _store(config, migrate=False)
     manifest = backup.restore(store, config.open_media(), directory, force=force)
     counts = ", ".join(f"{n} {name}" for name, n in manifest["counts"].items())
-    click.echo(f"restored from {directory} (made {manifest['created_at']}): {counts}")
+    click.echo(_("restored from {folder} (made {created}): {counts}", folder=directory,
+                 created=manifest["created_at"], counts=counts))

@@ -7,6 +7,7 @@ import threading
 import time
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 
@@ -27,8 +28,15 @@ def layers() -> dict[str, LayerDef]:
     return current_app.extensions["onemap.layers"]
 
 
+def zone() -> ZoneInfo:
+    """ONEMAP_TIMEZONE: where days begin and end ("today", overdue, since/until and as_of dates)."""
+    return ZoneInfo(current_app.config["ONEMAP"].timezone)  # ZoneInfo keeps one instance per name
+
+
 def now() -> datetime:
-    return datetime.now(UTC)
+    """This instant, in ONEMAP_TIMEZONE: geo's day rules (geo.status) count calendar days in the zone
+    of the ``now`` they are given, so this is what makes a 23:30 report in Beijing count for that day."""
+    return datetime.now(UTC).astimezone(zone())
 
 
 def blobs():

@@ -5,6 +5,8 @@ JSON `{"error", "message"}` for /api and /ogc; an HTML page otherwise.
 
 from __future__ import annotations
 
+import dataclasses
+
 from flask import current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
@@ -64,9 +66,16 @@ def _domain_error(exc: OneMapError):
     return render_template("error.html", status=status, message=message), status
 
 
-def _detail(detail) -> dict:
+def _detail(detail):
     """One entry of an error's details (a rejected feature: index, reason), its texts translated."""
-    values = dict(getattr(detail, "__dict__", detail))
+    if isinstance(detail, Message):
+        return translate(detail)
+    if dataclasses.is_dataclass(detail):
+        values = {f.name: getattr(detail, f.name) for f in dataclasses.fields(detail)}
+    elif isinstance(detail, dict) or hasattr(detail, "__dict__"):
+        values = dict(getattr(detail, "__dict__", detail))
+    else:
+        return detail
     return {key: translate(value) if isinstance(value, Message) else value for key, value in values.items()}
 
 

@@ -84,11 +84,16 @@ def init_app(app) -> None:
           timezone_selector=lambda: current_app.config["ONEMAP"].timezone)
     app.before_request(_remember_choice)
     # Our own callables, not jinja2.ext.i18n's: the same {name} formatting as in Python.
-    from webapp import labels
+    from webapp import labels, timefmt
+
+    timefmt.init_app(app)  # |local_datetime, |local_date: times in ONEMAP_TIMEZONE
 
     app.jinja_env.globals.update(_=_, labels=labels, translate=translate, gettext=_, ngettext=ngettext,
                                  label=label, html_lang=html_lang,
                                  current_language=current_language, format_number=format_number)
+    from webapp.script_catalogue import catalogue_json
+
+    app.jinja_env.globals["script_catalogue"] = catalogue_json  # base.html: the page scripts' messages
 
 
 def translate(message) -> str:

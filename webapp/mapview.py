@@ -8,6 +8,8 @@ page's own script (static/map.js) asks the API for what is in view.
 
 from __future__ import annotations
 
+import re
+
 import folium
 from flask import url_for
 
@@ -19,6 +21,8 @@ TIANDITU = ("https://t{s}.tianditu.gov.cn/%s_w/wmts?SERVICE=WMTS&REQUEST=GetTile
             "&TILECOL={x}&tk=%s")
 AMAP = "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}"
 JINZHOU = (41.35, 121.6)
+# folium's own viewport <meta> forbids zooming (user-scalable=no); base.html has the page's one.
+FOLIUM_VIEWPORT = re.compile(r'<meta\s+name="viewport"[^>]*>\s*')
 
 
 def _tile_layers(config: Config) -> list[folium.TileLayer]:
@@ -46,7 +50,7 @@ def map_parts(config: Config) -> dict[str, str]:
     root = m.get_root()
     root.render()
     return {
-        "header": root.header.render(),
+        "header": FOLIUM_VIEWPORT.sub("", root.header.render()),
         "html": root.html.render(),
         "script": root.script.render(),
         "name": m.get_name(),

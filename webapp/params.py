@@ -6,15 +6,24 @@ import math
 from datetime import datetime, timedelta
 
 from geo.exports import parse_time
+from geo.messages import Message, msg
 from geo.model import OneMapError
 
 
 class BadParameter(OneMapError):
+    """A query parameter that cannot be used: "name: problem", the problem translated where it is shown."""
+
     code = "bad_parameter"
 
-    def __init__(self, name: str, problem: str):
-        super().__init__(f"{name}: {problem}")
+    def __init__(self, name: str, problem: Message | str):
+        super().__init__(msg("bad_parameter", "{name}: {problem}", name=name, problem=problem))
         self.field = name
+
+
+def problem_of(exc: ValueError) -> Message | str:
+    """What a parser's ValueError says: its Message when it carries one, else its text."""
+    first = exc.args[0] if exc.args else None
+    return first if isinstance(first, Message) else str(exc)
 
 
 def bbox(value: str | None, name: str = "bbox") -> tuple[float, float, float, float] | None:
@@ -22,17 +31,20 @@ def bbox(value: str | None, name: str = "bbox") -> tuple[float, float, float, fl
         return None
     parts = value.split(",")
     if len(parts) != 4:
-        raise BadParameter(name, f"give minx,miny,maxx,maxy (4 numbers), not {len(parts)}")
+        raise BadParameter(name, msg("bbox_parts", "give minx,miny,maxx,maxy (4 numbers), not {n}",
+                                     n=len(parts)))
     try:
         minx, miny, maxx, maxy = (float(p) for p in parts)
     except ValueError:
-        raise BadParameter(name, f"{value!r} has a part that is not a number") from None
+        raise BadParameter(name, msg("bbox_not_number", "{value} has a part that is not a number",
+                                     value=repr(value))) from None
     if not all(math.isfinite(v) for v in (minx, miny, maxx, maxy)):
-        raise BadParameter(name, "numbers must be finite")
+        raise BadParameter(name, msg("bbox_not_finite", "numbers must be finite"))
     if not (-180 <= minx <= 180 and -180 <= maxx <= 180 and -90 <= miny <= 90 and -90 <= maxy <= 90):
-        raise BadParameter(name, "outside lon -180…180 / lat -90…90 (WGS84 degrees, lon first)")
+        raise BadParameter(name, msg("bbox_outside", "outside lon -180…180 / lat -90…90 (WGS84 degrees, "
+                                     "lon first)"))
     if minx > maxx or miny > maxy:
-        raise BadParameter(name, "min is greater than max")
+        raise BadParameter(name, msg("bbox_min_max", "min is greater than max"))
     return minx, miny, maxx, maxy
 
 
@@ -42,9 +54,11 @@ def integer(value: str | None, name: str, low: int, high: int) -> int | None:
     try:
         number = int(value)
     except ValueError:
-        raise BadParameter(name, f"{value!r} is not a whole number") from None
+        raise BadParameter(name, msg("not_whole_number", "{value} is not a whole number",
+                                     value=repr(value))) from None
     if not low <= number <= high:
-        raise BadParameter(name, f"{number} is outside {low}…{high}")
+        raise BadParameter(name, msg("outside_range", "{value} is outside {low}…{high}", value=number,
+                                     low=low, high=high))
     return number
 
 
@@ -54,7 +68,8 @@ def codes(value: str | None, name: str, allowed: set[str]) -> frozenset[str]:
     unknown = sorted(chosen - allowed)
     if unknown:
         listed = ", ".join(map(repr, unknown))
-        raise BadParameter(name, f"unknown {listed} (use {', '.join(sorted(allowed))})")
+        raise BadParameter(name, msg("unknown_codes", "unknown {values} (use {allowed})", values=listed,
+                                     allowed=", ".join(sorted(allowed))))
     return chosen
 
 
@@ -62,18 +77,22 @@ def choice(value: str | None, name: str, allowed: tuple[str, ...]) -> str | None
     if value in (None, ""):
         return None
     if value not in allowed:
-        raise BadParameter(name, f"{value!r} is not one of {', '.join(allowed)}")
+        raise BadParameter(name, msg("not_one_of", "{value} is not one of {allowed}", value=repr(value),
+                                     allowed=", ".join(allowed)))
     return value
 
 
 def as_of(value: str | None, now: datetime) -> datetime | None:
-    """A past moment to see the data as it was: a date (its end, China Standard Time) or an ISO time."""
+    """A past moment to see the data as it was: a date (its end) or an ISO time, in ``now``'s zone
+    (webapp.context.now(): ONEMAP_TIMEZONE), whose calendar days geo.status then counts."""
     try:
-        moment = parse_time(value, end=True)
+        moment = parse_time(value, end=True, zone=now.tzinfo)
     except ValueError as exc:
-        raise BadParameter("as_of", str(exc)) from None
+        raise BadParameter("as_of", problem_of(exc)) from None
+    if moment is not None:
+        moment = moment.astimezone(now.tzinfo)
     if moment is None or moment <= now:
         return moment
     if moment - now < timedelta(days=1):  # today: the end of the day is still to come, so now
         return now
-    raise BadParameter("as_of", "is in the future; give today or an earlier day")
+    raise BadParameter("as_of", msg("in_future", "is in the future; give today or an earlier day"))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from geo.messages import msg
 from geo.model import InvalidInput
 from geo.photos import Limits
 
@@ -104,9 +105,11 @@ def _number(name: str, given: str | None) -> int:
     try:
         value = int(given or default)
     except ValueError:
-        raise InvalidInput(f"{name}={given!r}: give a whole number", field=name) from None
+        raise InvalidInput(msg("setting_not_whole", "{name}={value}: give a whole number", name=name,
+                               value=repr(given)), field=name) from None
     if not low <= value <= high:
-        raise InvalidInput(f"{name}={given!r}: give a number from {low} to {high}", field=name)
+        raise InvalidInput(msg("setting_outside", "{name}={value}: give a number from {low} to {high}",
+                               name=name, value=repr(given), low=low, high=high), field=name)
     return value
 
 
@@ -114,8 +117,8 @@ def _timezone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ValueError, ZoneInfoNotFoundError):
-        raise InvalidInput(f"ONEMAP_TIMEZONE={name!r}: give an IANA time zone, e.g. Asia/Shanghai",
-                           field="ONEMAP_TIMEZONE") from None
+        raise InvalidInput(msg("setting_timezone", "ONEMAP_TIMEZONE={value}: give an IANA time zone, e.g. "
+                               "Asia/Shanghai", value=repr(name)), field="ONEMAP_TIMEZONE") from None
     return name
 
 
@@ -126,12 +129,14 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: str) -> Confi
     for setting in SETTINGS:
         given = value[setting.name]
         if setting.choices and given and given not in setting.choices:
-            raise InvalidInput(f"{setting.name}={given!r}: use one of {', '.join(setting.choices)}",
+            raise InvalidInput(msg("setting_choice", "{name}={value}: use one of {allowed}",
+                                   name=setting.name, value=repr(given), allowed=", ".join(setting.choices)),
                                field=setting.name)
     instance = Path(value["ONEMAP_INSTANCE"] or "instance").expanduser().resolve()
     basemap = value["ONEMAP_BASEMAP"] or "osm"
     if basemap == "tianditu" and not value["ONEMAP_TIANDITU_KEY"]:
-        raise InvalidInput("ONEMAP_BASEMAP=tianditu needs ONEMAP_TIANDITU_KEY", field="ONEMAP_TIANDITU_KEY")
+        raise InvalidInput(msg("tianditu_key", "ONEMAP_BASEMAP=tianditu needs ONEMAP_TIANDITU_KEY"),
+                           field="ONEMAP_TIANDITU_KEY")
     return Config(
         instance=instance,
         database_url=value["ONEMAP_DATABASE_URL"] or f"sqlite:///{instance / 'onemap.db'}",

@@ -28,6 +28,7 @@ from shapely.geometry.base import BaseGeometry
 from geo.crs import parse_crs, to_wgs84
 from geo.geometry import check_type, orient_rfc7946, repair
 from geo.io.formats import Format, detect_format
+from geo.messages import Message, msg
 from geo.model import InvalidInput, UnreadableFile
 
 WGS84 = "EPSG:4326"
@@ -82,7 +83,14 @@ class Rejection:
     """A feature that cannot be imported, and why."""
 
     index: int
-    reason: str
+    reason: Message | str  # a Message, translated where it is shown
+
+
+def unreadable(file: str, reason: Message) -> UnreadableFile:
+    """UnreadableFile for ``file`` whose text ("file: reason") is translated where it is shown."""
+    error = UnreadableFile(file, reason)
+    error.text = msg("unreadable_file", "{file}: {reason}", file=file, reason=reason)
+    return error
 
 
 @dataclass
@@ -103,7 +111,7 @@ class _Raw:
     geometries: list[BaseGeometry | None]
     records: list[dict[str, Any]]
     crs: CRS | None
-    errors: dict[int, str] = field(default_factory=dict)
+    errors: dict[int, Message | str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
@@ -119,7 +127,7 @@ def read_features(
     path = Path(path)
     fmt = detect_format(path)
     if not path.is_file():
-        raise UnreadableFile(path.name, "file not found")
+        raise unreadable(path.name, msg("file_not_found", "file not found"))
     target = parse_crs(crs) if crs is not None else None
     raw = _read_csv(path) if fmt.id == "csv" else _read_gdal(path, fmt)
     return _normalise(raw, fmt, target, allowed_types)
@@ -131,16 +139,19 @@ def _read_gdal(path: Path, fmt: Format) -> _Raw:
     try:
         layers = [name for name, geometry_type in pyogrio.list_layers(source) if geometry_type is not None]
         if not layers:
-            raise UnreadableFile(path.name, f"no layer with geometries in this {fmt.label} file")
+            raise unreadable(path.name, msg("no_geometry_layer",
+                                            "no layer with geometries in this {format} file",
+                                            format=fmt.label))
         if len(layers) > 1 and fmt.id != "kml":  # KML folders are presentation: read them all
-            raise UnreadableFile(
-                path.name, f"{len(layers)} layers ({', '.join(layers)}); keep only the one to import"
-            )
+            raise unreadable(path.name, msg("several_layers",
+                                            "{n} layers ({layers}); keep only the one to import",
+                                            n=len(layers), layers=", ".join(layers)))
         notes: list[str] = []
         frames = [_read_layer(source, layer, notes) for layer in layers]
     except _PYOGRIO_ERRORS as exc:
         message = str(exc).replace(source, path.name).split(";")[0].rstrip(".")
-        raise UnreadableFile(path.name, f"not a readable {fmt.label} file ({message})") from exc
+        raise unreadable(path.name, msg("unreadable_format", "not a readable {format} file ({detail})",
+                                        format=fmt.label, detail=message)) from exc
     frames = [f for f in frames if len(f)] or frames[:1]
     frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     if fmt.id == "kml":
@@ -156,23 +167,24 @@ def _shapefile_in_zip(path: Path) -> str:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
     except (zipfile.BadZipFile, OSError) as exc:
-        raise UnreadableFile(path.name, "not a zip archive") from exc
+        raise unreadable(path.name, msg("not_a_zip", "not a zip archive")) from exc
     unsafe = next((m.filename for m in members if _unsafe_member(m)), None)
     if unsafe is not None:
-        raise UnreadableFile(
-            path.name, f"unsafe entry {unsafe!r} in the zip archive (a link, or a path leading out of it)"
-        )
+        raise unreadable(path.name, msg(
+            "unsafe_zip_entry",
+            "unsafe entry {entry} in the zip archive (a link, or a path leading out of it)",
+            entry=repr(unsafe)))
     names = [m.filename for m in members]
     # macOS adds __MACOSX/._name.shp resource forks, which are not Shapefiles.
     shapefiles = [
         n for n in names if n.lower().endswith(".shp") and "__MACOSX/" not in n and "/._" not in f"/{n}"
     ]
     if not shapefiles:
-        raise UnreadableFile(path.name, "no Shapefile (.shp) inside the zip archive")
+        raise unreadable(path.name, msg("no_shapefile_in_zip", "no Shapefile (.shp) inside the zip archive"))
     if len(shapefiles) > 1:
-        raise UnreadableFile(
-            path.name, f"{len(shapefiles)} Shapefiles ({', '.join(shapefiles)}); keep only the one to import"
-        )
+        raise unreadable(path.name, msg(
+            "several_shapefiles", "{n} Shapefiles ({files}); keep only the one to import",
+            n=len(shapefiles), files=", ".join(shapefiles)))
     return f"/vsizip/{path}/{shapefiles[0]}"
 
 
@@ -226,20 +238,20 @@ def _read_csv(path: Path) -> _Raw:
     wkt = next((columns[n] for n in _CSV_WKT if n in columns), None)
     xy = next(((columns[x], columns[y]) for x, y in _CSV_XY if x in columns and y in columns), None)
     if wkt is None and xy is None:
-        raise UnreadableFile(
-            path.name, "no geometry columns: expected lon/lat, longitude/latitude, x/y or a WKT column"
-        )
+        raise unreadable(path.name, msg(
+            "no_geometry_columns",
+            "no geometry columns: expected lon/lat, longitude/latitude, x/y or a WKT column"))
     geometry_columns = [c for c in (wkt, *(xy or ())) if c is not None]
     records = frame.drop(columns=geometry_columns).to_dict("records")
     geometries: list[BaseGeometry | None] = []
-    errors: dict[int, str] = {}
+    errors: dict[int, Message | str] = {}
     for i, row in enumerate(frame[geometry_columns].itertuples(index=False, name=None)):
         cells = {column: _plain(value) for column, value in zip(geometry_columns, row, strict=True)}
         try:
             geometries.append(_csv_geometry(cells, wkt, xy))
         except InvalidInput as exc:
             geometries.append(None)
-            errors[i] = exc.message
+            errors[i] = exc.text
     return _Raw(geometries, records, None, errors)
 
 
@@ -258,8 +270,9 @@ def _csv_frame(path: Path) -> pd.DataFrame:
         except UnicodeDecodeError:
             continue
         except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-            raise UnreadableFile(path.name, f"not a readable CSV file ({exc})") from exc
-    raise UnreadableFile(path.name, "not a readable CSV file (unknown text encoding)")
+            raise unreadable(path.name, msg("unreadable_csv", "not a readable CSV file ({detail})",
+                                            detail=str(exc))) from exc
+    raise unreadable(path.name, msg("csv_encoding", "not a readable CSV file (unknown text encoding)"))
 
 
 def _csv_geometry(cells: dict, wkt: str | None, xy: tuple[str, str] | None) -> BaseGeometry | None:
@@ -267,13 +280,15 @@ def _csv_geometry(cells: dict, wkt: str | None, xy: tuple[str, str] | None) -> B
         text = str(cells[wkt])
         geom = shapely.from_wkt(text, on_invalid="ignore")
         if geom is None:
-            raise InvalidInput(f"unparsable WKT geometry {_shorten(text)!r}")
+            raise InvalidInput(msg("unparsable_wkt", "unparsable WKT geometry {value}",
+                                   value=repr(_shorten(text)), field=wkt), field=wkt)
         return geom
     if xy is not None and not (_blank(cells[xy[0]]) and _blank(cells[xy[1]])):
         x, y = (_number(cells[c]) for c in xy)
         if x is None or y is None:
             shown = ", ".join(f"{c} {cells[c]!r}" for c in xy)
-            raise InvalidInput(f"coordinates are not numbers ({shown})")
+            raise InvalidInput(msg("coordinates_not_numbers", "coordinates are not numbers ({values})",
+                                   values=shown, fields=", ".join(xy)), field=xy[0])
         return shapely.Point(x, y)
     return None
 
@@ -307,7 +322,7 @@ def _normalise(raw: _Raw, fmt: Format, target: str | None, allowed: tuple[str, .
                 raise InvalidInput(raw.errors[index])
             geom = _normalise_geometry(geom, target, allowed, assumed=named is None)
         except InvalidInput as exc:
-            result.rejections.append(Rejection(index, exc.message))
+            result.rejections.append(Rejection(index, exc.text))
             continue
         result.features.append(Candidate(index, geom, {str(k): _plain(v) for k, v in record.items()}))
     return result
@@ -318,7 +333,7 @@ def _normalise_geometry(
 ) -> BaseGeometry:
     """WGS84, valid, RFC 7946-oriented geometry; InvalidInput says why there is none."""
     if geom is None or geom.is_empty:
-        raise InvalidInput("no geometry")
+        raise InvalidInput(msg("no_geometry", "no geometry"))
     if geom.has_z:  # heights are not used, and KML gives every vertex one
         geom = shapely.force_2d(geom)
     if allowed:
@@ -328,22 +343,27 @@ def _normalise_geometry(
     _check_lonlat(geom, assumed)
     repaired = repair(geom)
     if repaired is None:
-        raise InvalidInput("invalid geometry that could not be repaired")
+        raise InvalidInput(msg("unrepairable_geometry", "invalid geometry that could not be repaired"))
     return orient_rfc7946(repaired)
 
 
 def _check_lonlat(geom: BaseGeometry, assumed: bool) -> None:
     if not np.isfinite(shapely.get_coordinates(geom)).all():
-        raise InvalidInput("coordinates could not be converted to WGS84")
+        raise InvalidInput(msg("not_convertible_to_wgs84", "coordinates could not be converted to WGS84"))
     minx, miny, maxx, maxy = geom.bounds
-    for axis, values, limit in (("lon", (minx, maxx), 180), ("lat", (miny, maxy), 90)):
+    axes = ((msg("axis_lon", "lon"), (minx, maxx), 180), (msg("axis_lat", "lat"), (miny, maxy), 90))
+    for axis, values, limit in axes:
         bad = next((v for v in values if abs(v) > limit), None)
+        if bad is not None and assumed:
+            raise InvalidInput(msg(
+                "outside_lonlat_assumed_wgs84", "coordinates outside lon/lat range after conversion to WGS84 "
+                "({axis} {value}); the file names no CRS, so WGS84 lon/lat was assumed: give its EPSG code",
+                axis=axis, value=bad, limit=limit))
         if bad is not None:
-            hint = "; the file names no CRS, so WGS84 lon/lat was assumed: give its EPSG code"
-            raise InvalidInput(
-                f"coordinates outside lon/lat range after conversion to WGS84 ({axis} {bad})"
-                + (hint if assumed else "")
-            )
+            raise InvalidInput(msg(
+                "outside_lonlat",
+                "coordinates outside lon/lat range after conversion to WGS84 ({axis} {value})",
+                axis=axis, value=bad, limit=limit))
 
 
 def _plain(value: Any) -> Any:

@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from geo.messages import msg
 from geo.model import InvalidInput
 
 
@@ -86,10 +87,12 @@ class Store(ABC):
     def snapshot(self, path: Path) -> AbstractContextManager[UnitOfWork]:
         """Write a consistent copy of the whole database to the file ``path`` while it is in use,
         and yield a read-only unit of work that sees exactly what the copy holds."""
-        raise InvalidInput(f"backups of {self.backend} databases are not available",
+        raise InvalidInput(msg("backup_unavailable", "backups of {backend} databases are not available",
+                               backend=self.backend),
                            field="ONEMAP_DATABASE_URL")
 
     def load(self, path: Path) -> None:
         """Replace the whole database by the copy ``snapshot`` wrote to ``path``."""
-        raise InvalidInput(f"restoring {self.backend} databases is not available",
+        raise InvalidInput(msg("restore_unavailable", "restoring {backend} databases is not available",
+                               backend=self.backend),
                            field="ONEMAP_DATABASE_URL")

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
+from geo.messages import msg
 from geo.model import InvalidInput, NotFound, StorageFull, StorageUnavailable
 
 S3_EXTRA = "pip install 'onemap[s3]'"
@@ -37,6 +38,10 @@ def _local_errors(root: Path) -> Iterator[None]:
         raise kind(f"photo folder {root} (ONEMAP_MEDIA_URL) cannot be used: {exc.strerror or exc}") from exc
 
 
+def _missing(key: str):
+    return msg("photo_file_missing", "photo file {key} is missing", key=repr(key))
+
+
 class LocalBlobs:
     def __init__(self, root: Path):
         self.root = root.resolve()
@@ -46,9 +51,9 @@ class LocalBlobs:
         with _local_errors(self.root):
             path = (self.root / key).resolve()
             if self.root not in path.parents:
-                raise NotFound(f"no file {key!r}")
+                raise NotFound(msg("no_file", "no file {key}", key=repr(key)))
             if not path.is_file():
-                raise NotFound(f"photo file {key!r} is missing")
+                raise NotFound(_missing(key))
         return path
 
     def put(self, key: str, data: bytes) -> None:
@@ -87,7 +92,7 @@ class LocalBlobs:
             try:
                 return path.open("rb")
             except FileNotFoundError:  # deleted since ``path`` looked
-                raise NotFound(f"photo file {key!r} is missing") from None
+                raise NotFound(_missing(key)) from None
 
     def exists(self, key: str) -> bool:
         with _local_errors(self.root):
@@ -145,7 +150,7 @@ class S3Blobs:
         except self._errors as exc:
             code = getattr(exc, "response", {}).get("Error", {}).get("Code")
             if key is not None and code in ("NoSuchKey", "404", "NotFound"):
-                raise NotFound(f"photo file {key!r} is missing") from None
+                raise NotFound(_missing(key)) from None
             raise self._unavailable(exc) from exc
 
     def put(self, key: str, data: bytes) -> None:

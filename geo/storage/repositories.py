@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from shapely.geometry import Point
 
 from geo.geometry import display_forms, round_coords
+from geo.messages import msg
 from geo.model import AuditEntry, LayerDef, NotFound, Site, StaleVersion, User
 from geo.storage import schema as t
 
@@ -178,9 +179,10 @@ class SiteRepo(_Repo):
         if version is None:
             current = self.c.execute(sa.select(s.version).where(s.id == site_id)).scalar()
             if current is None:
-                raise NotFound(f"site {site_id} does not exist")
-            raise StaleVersion(f"site {site_id} is at version {current}; this change was based on "
-                               f"version {base_version}", {"current_version": current})
+                raise NotFound(msg("site_not_found", "site {site_id} does not exist", site_id=site_id))
+            raise StaleVersion(msg("stale_version", "site {site_id} is at version {current}; this change was "
+                                   "based on version {base}", site_id=site_id, current=current,
+                                   base=base_version), {"current_version": current})
         self._record(site_id, action, actor, now, comment, detail, ref=version_ref)
         return version
 
@@ -193,8 +195,10 @@ class SiteRepo(_Repo):
         """
         s = t.sites.c
         row = self.c.execute(sa.select(s.ref, s.deleted_at).where(s.id == site_id)).first()
-        if row is None or row.deleted_at is not None:
-            raise NotFound(f"site {site_id} " + ("does not exist" if row is None else "is deleted already"))
+        if row is None:
+            raise NotFound(msg("site_not_found", "site {site_id} does not exist", site_id=site_id))
+        if row.deleted_at is not None:
+            raise NotFound(msg("site_deleted_already", "site {site_id} is deleted already", site_id=site_id))
         ref = row.ref
         return self._write(site_id, base_version, now, actor, "delete", comment, detail, deleted_at=now,
                            ref=None, version_ref=ref)
@@ -228,9 +232,10 @@ class SiteRepo(_Repo):
         """The site; a deleted one only with ``deleted`` (its page and history), else NotFound."""
         row = self.c.execute(_SITE_BY_ID, {"site_id": site_id}).first()
         if row is None:
-            raise NotFound(f"site {site_id} does not exist")
+            raise NotFound(msg("site_not_found", "site {site_id} does not exist", site_id=site_id))
         if row.deleted_at is not None and not deleted:
-            raise NotFound(f"site {site_id} was deleted on {row.deleted_at:%Y-%m-%d}")
+            raise NotFound(msg("site_deleted", "site {site_id} was deleted on {date}", site_id=site_id,
+                               date=row.deleted_at.date().isoformat()))
         return _site(row)
 
     def find(
@@ -537,7 +542,8 @@ class SiteVersionRepo(_Repo):
         row = self.c.execute(
             sa.select(t.site_versions).where(v.site_id == site_id, v.version == version)).first()
         if row is None:
-            raise NotFound(f"site {site_id} has no version {version}")
+            raise NotFound(msg("no_version", "site {site_id} has no version {version}", site_id=site_id,
+                               version=version))
         out = dict(row._mapping)
         out["geometry"] = shapely.from_wkb(out.pop("geom"))
         return out
@@ -585,7 +591,7 @@ class UserRepo(_Repo):
     def get(self, user_id: int) -> User:
         row = self.c.execute(sa.select(t.users).where(t.users.c.id == user_id)).first()
         if row is None:
-            raise NotFound(f"user {user_id} does not exist")
+            raise NotFound(msg("user_not_found", "user {user_id} does not exist", user_id=user_id))
         return _user(row)
 
     def by_name(self, username: str) -> tuple[User, str] | None:
@@ -854,7 +860,7 @@ class ReportRepo(_Repo):
             sa.select(t.photos, t.reports.c.site_id).join(t.reports, t.reports.c.id == t.photos.c.report_id)
             .where(t.photos.c.id == photo_id)).first()
         if row is None:
-            raise NotFound(f"photo {photo_id} does not exist")
+            raise NotFound(msg("photo_not_found", "photo {photo_id} does not exist", photo_id=photo_id))
         return dict(row._mapping)
 
     def metric_sums(self, layer_id: str, metric_ids: Iterable[str]) -> dict[str, float]:
@@ -876,7 +882,7 @@ class ReportRepo(_Repo):
     def get(self, report_id: int) -> dict[str, Any]:
         found = self.find(ids=[report_id], limit=1)
         if not found:
-            raise NotFound(f"report {report_id} does not exist")
+            raise NotFound(msg("report_not_found", "report {report_id} does not exist", report_id=report_id))
         return found[0]
 
     def set_review(self, report_id: int, status: str, reviewer_id: int, comment: str, now: datetime) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from geo.messages import msg
 from geo.model import InvalidInput
 from geo.storage import schema as t
 from geo.storage.sql import SqlStore, _json
@@ -111,11 +112,14 @@ class SqliteStore(SqlStore):
         try:
             verdict = source.execute("PRAGMA integrity_check").fetchone()[0]
             if verdict != "ok":
-                raise InvalidInput(f"{path.name}: the database copy is damaged ({verdict})", field=path.name)
+                raise InvalidInput(msg("database_copy_damaged",
+                                       "{file}: the database copy is damaged ({detail})",
+                                       file=path.name, detail=verdict), field=path.name)
             with self.engine.connect() as connection:
                 source.backup(connection.connection.dbapi_connection)
         except sqlite3.DatabaseError as exc:
-            raise InvalidInput(f"{path.name}: not a SQLite database ({exc})", field=path.name) from None
+            raise InvalidInput(msg("not_sqlite", "{file}: not a SQLite database ({detail})", file=path.name,
+                                   detail=str(exc)), field=path.name) from None
         finally:
             source.close()
         self.engine.dispose()  # pooled connections may hold pages of the replaced database

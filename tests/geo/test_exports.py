@@ -14,6 +14,7 @@ import shapely
 import sqlalchemy as sa
 
 from geo import exports, report_exports
+from geo.layers import value_label
 from geo.model import InvalidInput, Site
 from geo.storage import open_store
 from geo.storage import schema as t
@@ -183,14 +184,30 @@ def test_every_format_round_trips(seeded, loaded, layers, tmp_path, fmt):
     ids = table.index if fmt == "geojson" else table[headers.get("id", "id")]
     sites = stored_sites(loaded)
     assert sorted(int(i) for i in ids) == sorted(sites)
+    people = fmt in ("csv", "xlsx")  # tables for people: labels, county names, local times (no codes)
+    with loaded.unit_of_work() as uow:
+        county_names = {code: zh for code, (zh, _) in uow.counties.names().items()}
     for position, site_id in enumerate(int(i) for i in ids):
         site, row = sites[site_id], table.iloc[position]
         status, reports, days = truth(seeded, site_id)
+        inspected = NOW - timedelta(days=days) if days else None
+        result = {"needs_attention": "fail", "never_inspected": None}.get(status, "pass")
         expected = {"name": site.name, "status": status, "county": site.county, "ref": site.ref,
                     "status_label": layer.status(status).label["zh_CN"], "report_count": reports,
-                    "last_inspected_at": (NOW - timedelta(days=days)).isoformat() if days else None,
-                    "last_result": {"needs_attention": "fail", "never_inspected": None}.get(status, "pass")}
+                    "last_inspected_at": inspected.isoformat() if inspected else None, "last_result": result}
         expected |= {a.name: site.attributes.get(a.name) for a in layer.attributes}
+        if people:
+            del expected["status"]
+            assert "status" not in headers and site.county in county_names
+            expected |= {"county": county_names[site.county],
+                         "last_inspected_at": inspected.astimezone(CST).strftime("%Y-%m-%d %H:%M")
+                         if inspected else None,
+                         "last_result": {"pass": "合格", "fail": "不合格"}.get(result)}
+            expected |= {a.name: {True: "是", False: "否"}[value] for a in layer.attributes
+                         if isinstance(value := site.attributes.get(a.name), bool)}
+            if site.attributes.get("approx_reason"):  # the dataset's English sentence, in Chinese
+                expected["approx_reason"] = value_label(layer.attribute("approx_reason"),
+                                                        site.attributes["approx_reason"])["zh_CN"]
         for key, value in expected.items():
             got = row[headers.get(key, key)]
             assert _norm(got) == _norm(value), (fmt, site_id, key, got, value)
@@ -402,7 +419,9 @@ def test_reports_export_in_every_format(reports, loaded, layers, tmp_path, fmt):
     headers = report_exports.report_headers(layers[ZONES], "zh_CN") if fmt in ("csv", "xlsx") else {}
     ids = table[headers.get("id", "id2" if fmt == "kml" else "id")].astype(int).tolist()
     row = table.iloc[ids.index(reports["with_fix"])]
-    assert row[headers.get("check_ditches_cleared", "check_ditches_cleared")] == "fail"
+    people = fmt in ("csv", "xlsx")  # tables for people show labels; GIS formats keep the codes
+    answer = row[headers.get("check_ditches_cleared", "check_ditches_cleared")]
+    assert answer == ("不合格" if people else "fail")
     assert _norm(row[headers.get("metric_garbage_tonnes", "metric_garbage_tonnes")]) == "1.5"
     assert photo_url(1).rsplit("/", 3)[0] in row[headers.get("photos", "photos")]
     if fmt in ("csv", "xlsx"):

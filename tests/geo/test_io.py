@@ -109,7 +109,7 @@ def test_detect_format_unknown(name):
     with pytest.raises(UnreadableFile) as caught:
         detect_format(f"/some/folder/{name}")
     assert caught.value.file == name
-    assert "unknown file type" in caught.value.reason
+    assert "unknown file type" in str(caught.value.reason)
 
 
 @pytest.mark.parametrize("fmt", list(FORMATS.values()), ids=list(FORMATS))
@@ -214,7 +214,7 @@ def test_read_rejects_bad_features_and_keeps_the_good(tmp_path):
         ],
     )
     result = read_features(path, allowed_types=("Polygon",))
-    assert [(r.index, r.reason) for r in result.rejections] == [
+    assert [(r.index, str(r.reason)) for r in result.rejections] == [
         (1, "no geometry"),
         (2, "geometry is a LineString; this layer takes Polygon"),
         (3, "invalid geometry that could not be repaired"),
@@ -240,7 +240,7 @@ def test_read_csv_bad_rows(tmp_path):
     )
     result = read_features(path)
     assert [c.properties for c in result.features] == [{"name": "ok"}]
-    reasons = {r.index: r.reason for r in result.rejections}
+    reasons = {r.index: str(r.reason) for r in result.rejections}
     assert reasons[1] == "unparsable WKT geometry 'POLYGON ((121 41, 121.1 41'"
     assert reasons[2] == "no geometry"
     assert reasons[3].startswith("coordinates outside lon/lat range after conversion to WGS84 (lon 500000.0)")
@@ -252,7 +252,7 @@ def test_read_csv_non_numeric_coordinates(tmp_path):
     path.write_text("名称,lon,lat\n甲,121.1,41.1\n乙,abc,41.2\n丙, 121.3 ,41.3\n", encoding="utf-8")
     result = read_features(path)
     assert [(c.index, c.properties["名称"]) for c in result.features] == [(0, "甲"), (2, "丙")]
-    assert [(r.index, r.reason) for r in result.rejections] == [
+    assert [(r.index, str(r.reason)) for r in result.rejections] == [
         (1, "coordinates are not numbers (lon 'abc', lat 41.2)")
     ]
 
@@ -356,7 +356,7 @@ def test_unreadable_files(tmp_path, name, reason):
     with pytest.raises(UnreadableFile) as caught:
         read_features(tmp_path / name)
     assert caught.value.file == name
-    assert caught.value.reason.startswith(reason)
+    assert str(caught.value.reason).startswith(reason)
     assert str(caught.value).startswith(f"{name}: ")
     assert str(tmp_path) not in str(caught.value)  # no server paths in messages
 

@@ -16,7 +16,8 @@ NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
         (NOW - timedelta(days=2), "pass", "ok"),
         (NOW - timedelta(days=2), "fail", "needs_attention"),
         (NOW - timedelta(days=7), "pass", "ok"),  # exactly the cadence: still in time
-        (NOW - timedelta(days=7, seconds=1), "pass", "overdue"),
+        (NOW - timedelta(days=7, hours=11), "pass", "ok"),  # 7 calendar days ago: in time all of today
+        (NOW - timedelta(days=7, hours=13), "pass", "overdue"),  # 8 calendar days ago: see test_local_days
         (NOW - timedelta(days=30), "fail", "overdue"),  # overdue outranks a failed item
     ],
 )
@@ -33,6 +34,6 @@ def test_stage_layers_keep_the_stored_status(layers):
 
 def test_days_overdue(layers):
     zones = layers["sanitation_zones"]
-    assert days_overdue(zones, NOW - timedelta(days=10), NOW) == pytest.approx(3)
+    assert days_overdue(zones, NOW - timedelta(days=10), NOW) == 3
     assert days_overdue(zones, None, NOW) is None
     assert days_overdue(layers["mines"], NOW - timedelta(days=400), NOW) is None

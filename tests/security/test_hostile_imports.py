@@ -251,7 +251,7 @@ def test_a_zip_entry_leading_out_of_the_archive_is_refused_naming_it(app, client
     archive = zipped_mine(tmp_path, SLIPS.get(entry, lambda n: n), link=link)
     auth.login_as("manager")
     before = files(tmp_path), counts(app)
-    answer = upload(client, auth, archive, name="mine.zip", layer="mines")
+    answer = upload(client, auth, archive, name="mine.zip", layer="mines", lang="en")
     page = answer.get_data(as_text=True)
     first = "sites/sites.dbf" if link else zipfile.ZipFile(io.BytesIO(archive)).namelist()[0]
     assert answer.status_code == 422 and f"unsafe entry {escape(repr(first))}" in page, page[:800]
@@ -261,6 +261,7 @@ def test_a_zip_entry_leading_out_of_the_archive_is_refused_naming_it(app, client
 
 @pytest.mark.backends("sqlite")
 def test_the_command_line_refuses_the_same_archive_in_one_line(app, tmp_path, monkeypatch):
+    monkeypatch.setenv("ONEMAP_LANG", "en")
     monkeypatch.setenv("ONEMAP_INSTANCE", str(app.config["ONEMAP"].instance))
     monkeypatch.setenv("ONEMAP_DATABASE_URL", app.config["ONEMAP"].database_url)
     path = tmp_path / "mine.zip"
@@ -285,7 +286,7 @@ def test_text_that_a_backend_cannot_store_rejects_that_feature_naming_the_field(
             f'"{square.format(x=122.4)}",{"R" * 201},好村,黑山街道,是',
             f'"{square.format(x=122.5)}",C5,好村,黑山街道,是']
     auth.login_as("manager")
-    preview = upload(client, auth, "\n".join(rows).encode(), name="zones.csv")
+    preview = upload(client, auth, "\n".join(rows).encode(), name="zones.csv", lang="en")
     page = preview.get_data(as_text=True)
     assert preview.status_code == 422  # rejections to read first
     for reason in ("name: contains a NUL character", "township: contains a NUL character",
@@ -298,6 +299,7 @@ def test_text_that_a_backend_cannot_store_rejects_that_feature_naming_the_field(
 @pytest.mark.backends("sqlite")
 def test_the_command_line_prints_hostile_names_escaped(app, tmp_path, monkeypatch):
     """An ESC sequence in a name would otherwise recolour, retitle or rewrite the operator's terminal."""
+    monkeypatch.setenv("ONEMAP_LANG", "en")
     monkeypatch.setenv("ONEMAP_INSTANCE", str(app.config["ONEMAP"].instance))
     monkeypatch.setenv("ONEMAP_DATABASE_URL", app.config["ONEMAP"].database_url)
     path = tmp_path / "zones.geojson"

@@ -63,6 +63,6 @@ def test_grid_cells_import_assign_and_what_a_worker_may_see_and_file(tmp_path, m
     with store.unit_of_work() as uow:
         cell_id = uow.sites.ids_by_ref("grid_cells")["HS-W"]
     refused = file(cell_id)
-    assert refused.status_code == 422 and "takes no reports" in refused.get_json()["message"]
+    assert refused.status_code == 422 and "不填报巡查报告" in refused.get_json()["message"]
     app.extensions["onemap.store"].close()
     store.close()

@@ -32,13 +32,14 @@ def geojson(*features) -> bytes:
 
 
 def upload(client, auth, content: bytes, name="村庄.geojson", layer="sanitation_zones", crs="", csrf=True,
-           **more):
+           lang=None, **more):
     data = {"layer": layer, "crs": crs, "file": FileStorage(io.BytesIO(content), filename=name), **more}
     if csrf:
         data["csrf_token"] = auth.csrf(PAGE)
     # Encoded in memory: the test client would spool a large body to a file it never closes.
     boundary, body = encode_multipart(data)
-    return client.post(PAGE, data=body, content_type=f"multipart/form-data; boundary={boundary}")
+    return client.post(PAGE + (f"?lang={lang}" if lang else ""), data=body,
+                       content_type=f"multipart/form-data; boundary={boundary}")
 
 
 def token_of(page: str) -> str:
@@ -250,7 +251,7 @@ def _zip_without_shapefile() -> bytes:
 def test_unreadable_files_get_a_clear_error_and_nothing_is_written(app, client, auth, name, content, message):
     auth.login_as("manager")
     before = counts(app)
-    response = upload(client, auth, content, name=name)
+    response = upload(client, auth, content, name=name, lang="en")  # the English reasons
     assert response.status_code == 422
     assert message in response.get_data(as_text=True)
     assert counts(app) == before and waiting(app) == []
@@ -259,7 +260,7 @@ def test_unreadable_files_get_a_clear_error_and_nothing_is_written(app, client, 
 def test_rejected_features_and_a_wrong_crs_are_listed_with_their_reasons(app, client, auth):
     auth.login_as("manager")
     before = counts(app)
-    bad = upload(client, auth, geojson(zone("Z1", 0), zone("Z2", 1, households=-3), zone("Z1", 2)))
+    bad = upload(client, auth, geojson(zone("Z1", 0), zone("Z2", 1, households=-3), zone("Z1", 2)), lang="en")
     page = bad.get_data(as_text=True)
     assert bad.status_code == 422 and count_cell(page, "rejected") == 3
     assert "households: -3 is below the minimum 0" in page
@@ -303,11 +304,12 @@ def test_the_pages_speak_english_too(client, auth):
     auth.login_as("manager")
     page = upload(client, auth, geojson(zone("Z1", 0))).get_data(as_text=True)
     english = client.get(f"{PAGE}/{token_of(page)}?lang=en").get_data(as_text=True)
-    assert "Import preview" in english and "Import (1 sites)" in english
+    assert "Import preview" in english and "Import (1 site)" in english
 
 
 # ------------------------------------------------------------------ the command line
 def test_cli_dry_run_prints_the_preview_and_the_import_prints_its_counts(app, tmp_path, monkeypatch):
+    monkeypatch.setenv("ONEMAP_LANG", "en")  # the English lines; tests/webapp/test_messages_b.py: Chinese
     monkeypatch.setenv("ONEMAP_INSTANCE", str(app.config["ONEMAP"].instance))
     monkeypatch.setenv("ONEMAP_DATABASE_URL", app.config["ONEMAP"].database_url)
     runner = CliRunner()
@@ -333,6 +335,7 @@ def test_cli_dry_run_prints_the_preview_and_the_import_prints_its_counts(app, tm
 
 
 def test_cli_import_comment_is_stored_on_every_version_it_records(app, client, auth, tmp_path, monkeypatch):
+    monkeypatch.setenv("ONEMAP_LANG", "en")
     monkeypatch.setenv("ONEMAP_INSTANCE", str(app.config["ONEMAP"].instance))
     monkeypatch.setenv("ONEMAP_DATABASE_URL", app.config["ONEMAP"].database_url)
     path = tmp_path / "zones.geojson"

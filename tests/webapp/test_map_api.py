@@ -97,7 +97,7 @@ def test_status_county_and_text_filters(app, planner):
     ],
 )
 def test_bad_parameters_are_400_json_naming_the_parameter(planner, query, field, words):
-    response = planner.get(f"{ZONES}?{query}")
+    response = planner.get(f"{ZONES}?{query}&lang=en")  # the English words
     assert response.status_code == 400
     body = response.get_json()
     assert body["error"] == "bad_parameter" and body["field"] == field

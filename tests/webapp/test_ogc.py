@@ -55,7 +55,7 @@ def _bad(response, parameter):
     assert response.status_code == 400, response.get_data(as_text=True)
     body = response.get_json()
     assert body["error"] == "bad_parameter" and body["field"] == parameter
-    assert body["message"].startswith(f"{parameter}:")
+    assert body["message"].startswith((f"{parameter}：", f"{parameter}:"))  # in Chinese by default
     return body
 
 

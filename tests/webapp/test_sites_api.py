@@ -319,8 +319,8 @@ def test_restoring_a_version_whose_key_another_site_now_uses_is_refused(app, cli
                                       uow=uow, actor="test", now=datetime.now(UTC))
     (taker,) = result.added
     before = versions(client, manager, zone.id)
-    refused = client.post(f"/api/v1/sites/{zone.id}/versions/1/restore", headers=manager,
-                          json={"base_version": 2})
+    refused = client.post(f"/api/v1/sites/{zone.id}/versions/1/restore",
+                          headers={**manager, "Accept-Language": "en"}, json={"base_version": 2})
     assert refused.status_code == 422
     body = refused.get_json()
     assert body["field"] == "version" and zone.ref in body["message"] and f"site {taker}" in body["message"]

@@ -19,11 +19,12 @@ from werkzeug.datastructures import Headers
 
 from geo import exports, report_exports
 from geo.io.formats import FORMATS
+from geo.messages import msg
 from geo.model import NotFound
 from webapp import params
 from webapp.auth import role_required
 from webapp.blueprints.api import layer_or_404
-from webapp.context import get_uow, now, store
+from webapp.context import get_uow, now, store, zone
 from webapp.i18n import LANGUAGES, current_language
 
 bp = Blueprint("exports", __name__, url_prefix="/api/v1/export")
@@ -32,15 +33,16 @@ EXPORT_FORMATS = tuple(f.id for f in FORMATS.values() if f.can_write)
 
 def _format(fmt: str):
     if fmt not in EXPORT_FORMATS:
-        raise NotFound(f"no export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
+        raise NotFound(msg("no_export_format", "no export format {value}; use one of {allowed}",
+                           value=repr(fmt), allowed=", ".join(EXPORT_FORMATS)))
     return FORMATS[fmt]
 
 
 def _time(name: str, *, end: bool):
     try:
-        return exports.parse_time(request.args.get(name), end=end)
+        return exports.parse_time(request.args.get(name), end=end, zone=zone())  # dates: ONEMAP_TIMEZONE days
     except ValueError as exc:
-        raise params.BadParameter(name, str(exc)) from None
+        raise params.BadParameter(name, params.problem_of(exc)) from None
 
 
 def _common():
@@ -48,13 +50,15 @@ def _common():
     args = request.args
     since, until = _time("since", end=False), _time("until", end=True)
     if since and until and until < since:
-        raise params.BadParameter("until", "is before since")
+        raise params.BadParameter("until", msg("until_before_since", "is before since"))
     county = (args.get("county") or "").strip() or None
     if county:
         with get_uow() as uow:
             known = uow.counties.names()
         if county not in known:
-            raise params.BadParameter("county", f"no county with code {county!r} (known: {', '.join(known)})")
+            raise params.BadParameter("county", msg("unknown_county",
+                                                    "no county with code {value} (known: {known})",
+                                                    value=repr(county), known=", ".join(known)))
     lang = params.choice(args.get("lang"), "lang", LANGUAGES) or current_language()
     return since, until, county, lang
 
@@ -123,7 +127,7 @@ def sites(layer_id: str, fmt: str):
     def write(path: Path) -> None:
         with get_uow() as uow:
             exports.export_sites(layer, path, spec.id, uow=uow, actor=actor, now=at, filters=filters,
-                                 lang=lang)
+                                 lang=lang, zone=zone())
 
     return _file_response(write, spec, layer.id, name)
 
@@ -136,7 +140,8 @@ def reports(layer_id: str, fmt: str):
     # As `onemap export --reports` does: these choose sites, and a report export ignoring them would mislead.
     for name in ("as_of", "status", "bbox"):
         if request.args.get(name):
-            raise params.BadParameter(name, "chooses sites; a report export takes since, until and county")
+            raise params.BadParameter(name, msg(
+                "chooses_sites", "chooses sites; a report export takes since, until and county"))
     since, until, county, lang = _common()
     filters = report_exports.ReportFilter(since, until, county)
     at, actor = now(), current_user.username
@@ -149,6 +154,6 @@ def reports(layer_id: str, fmt: str):
     def write(path: Path) -> None:
         with get_uow() as uow:
             report_exports.export_reports(layer, path, spec.id, uow=uow, actor=actor, now=at,
-                                          photo_url=_photo_url, filters=filters, lang=lang)
+                                          photo_url=_photo_url, filters=filters, lang=lang, zone=zone())
 
     return _file_response(write, spec, f"{layer.id}_reports", name)

@@ -29,7 +29,7 @@ from geo.model import InvalidInput, LayerDef, UnreadableFile
 from webapp.auth import role_required
 from webapp.blueprints.planner import county_names
 from webapp.context import get_uow, layers, now
-from webapp.i18n import _, error_text, label
+from webapp.i18n import _, error_text, format_number, label
 
 bp = Blueprint("imports", __name__, url_prefix="/manage/import")
 
@@ -135,12 +135,13 @@ def _preview(upload: Upload, plan: imports.ImportPlan, *, message: str | None = 
     layer = layers()[upload.layer]
     if not plan.changes:
         _discard(upload)
-    labels = {"name": _("Name"), "county": _("County"), "status": _("Status")}
-    labels |= {a.name: label(a.label) for a in layer.attributes}
+    # Not "labels": that name is the templates' global (webapp.labels), which base.html reads.
+    field_labels = {"name": _("Name"), "county": _("County"), "status": _("Status")}
+    field_labels |= {a.name: label(a.label) for a in layer.attributes}
     statuses = {s.code: label(s.label) for s in layer.statuses}
     return render_template(
         "imports/preview.html", upload=upload, layer=layer, plan=plan, message=message, limit=ROW_LIMIT,
-        token=upload.token if plan.changes else None, labels=labels, statuses=statuses,
+        token=upload.token if plan.changes else None, field_labels=field_labels, statuses=statuses,
         counties=county_names(),
     ), status or (422 if plan.rejections else 200)
 
@@ -225,9 +226,9 @@ def confirm(token: str):
         return _form(error_text(exc), values, 422)
     _discard(upload)
     flash(_("Imported into {layer}: {added} added, {updated} updated, {unchanged} unchanged, {rejected} "
-            "rejected skipped.").format(layer=label(layer.name), added=len(result.added),
-                                  updated=len(result.updated), unchanged=len(result.unchanged),
-                                  rejected=len(result.rejections)), "info")
+            "rejected skipped.", layer=label(layer.name), added=format_number(len(result.added)),
+            updated=format_number(len(result.updated)), unchanged=format_number(len(result.unchanged)),
+            rejected=format_number(len(result.rejections))), "info")
     return redirect(url_for("imports.upload_form"))
 
 

@@ -19,6 +19,7 @@ from flask_login import current_user
 from geo import collections
 from geo.access import READ_ALL
 from geo.io.geojson import dumps, iter_feature_collection
+from geo.messages import msg
 from geo.model import LayerDef, NotFound
 from webapp import params
 from webapp.blueprints.planner import county_names
@@ -39,7 +40,7 @@ _WHOLE = re.compile(r"[+-]?\d+")
 @bp.before_request
 def _planning_roles_only():
     if current_user.role not in READ_ALL:
-        abort(403, "OGC API access is for planners, managers and admins")
+        abort(403, _("OGC API access is for planners, managers and admins"))
 
 
 # ------------------------------------------------------------------ request helpers
@@ -48,7 +49,8 @@ def _wants_html(*allowed: str) -> bool:
     known = COMMON_PARAMS + allowed
     unknown = sorted(set(request.args) - set(known))
     if unknown:
-        raise params.BadParameter(unknown[0], f"not a parameter here (use {', '.join(known)})")
+        raise params.BadParameter(unknown[0], msg("unknown_parameter", "not a parameter here (use {allowed})",
+                                                  allowed=", ".join(known)))
     chosen = params.choice(request.args.get("f"), "f", ("json", "html"))
     if chosen:
         return chosen == "html"
@@ -57,7 +59,8 @@ def _wants_html(*allowed: str) -> bool:
 
 def _layer(layer_id: str) -> LayerDef:
     if layer_id not in layers():
-        raise NotFound(f"no collection {layer_id!r} (collections: {', '.join(layers())})")
+        raise NotFound(msg("no_collection", "no collection {collection} (collections: {collections})",
+                           collection=repr(layer_id), collections=", ".join(layers())))
     return layers()[layer_id]
 
 
@@ -66,9 +69,10 @@ def _count(name: str, minimum: int) -> int | None:
     if value in (None, ""):
         return None
     if not _WHOLE.fullmatch(value):
-        raise params.BadParameter(name, f"{value!r} is not a whole number")
+        raise params.BadParameter(name, msg("not_whole_number", "{value} is not a whole number",
+                                            value=repr(value)))
     if int(value) < minimum:
-        raise params.BadParameter(name, f"must be at least {minimum}")
+        raise params.BadParameter(name, msg("at_least", "must be at least {minimum}", minimum=minimum))
     return int(value)
 
 
@@ -79,7 +83,7 @@ def _item_query(layer: LayerDef) -> collections.ItemQuery:
         try:
             inspected = collections.parse_datetime(args["datetime"])
         except ValueError as exc:
-            raise params.BadParameter("datetime", str(exc)) from None
+            raise params.BadParameter("datetime", params.problem_of(exc)) from None
     limit = _count("limit", 1) or collections.DEFAULT_LIMIT
     return collections.ItemQuery(
         bbox=params.bbox(args.get("bbox")),

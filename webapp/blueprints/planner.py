@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, render_template, send_file, url_for
 from flask_login import current_user
 
 from geo import access, queries
-from geo.exports import LOCAL_TIME
+from geo.layers import value_label
 from geo.model import NotFound
 from geo.storage.blobs import LocalBlobs
 from webapp.auth import role_required
@@ -41,6 +41,7 @@ def _page_config() -> dict:
         "sitePage": url_for("planner.site_page", site_id=0).removesuffix("0"),
         "crs": "gcj02" if config.basemap == "amap" else None,
         "lang": current_language(),
+        "timeZone": config.timezone,  # the scripts show days and times in ONEMAP_TIMEZONE too
     }
 
 
@@ -48,7 +49,7 @@ def _page_config() -> dict:
 def index():
     return render_template("planner/map.html", parts=map_parts(current_app.config["ONEMAP"]),
                            page_config=_page_config(), counties=county_names(),
-                           today=now().astimezone(LOCAL_TIME).date().isoformat())
+                           today=now().date().isoformat())  # now() is in ONEMAP_TIMEZONE
 
 
 @bp.get("/sites/<int:site_id>")
@@ -58,7 +59,8 @@ def site_page(site_id: int):
         detail = queries.site_detail(site_id, layers(), uow=uow, user=current_user.user, now=now(),
                                      deleted=access.sees_all_sites(current_user.user))
     feature = queries.site_feature(detail)
-    return render_template("planner/site.html", d=detail, feature=feature, counties=county_names())
+    return render_template("planner/site.html", d=detail, feature=feature, counties=county_names(),
+                           value_label=value_label)  # an attribute's value shown by its label
 
 
 @bp.get("/dashboard")

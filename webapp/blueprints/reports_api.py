@@ -15,6 +15,7 @@ from webapp import params
 from webapp.auth import role_required
 from webapp.context import blobs, derive_photos_later, get_uow, layers, now, photo_limits
 from webapp.errors import json_error
+from webapp.i18n import _, ngettext
 
 bp = Blueprint("reports_api", __name__, url_prefix="/api/v1")
 
@@ -41,32 +42,34 @@ def report_json(report: dict) -> dict:
 
 def _payload() -> dict:
     if not request.mimetype == "multipart/form-data":
-        raise UnsupportedMedia("send multipart/form-data with a part `report` (JSON) and parts `photos`")
+        raise UnsupportedMedia(_("send multipart/form-data with a part `report` (JSON) and parts `photos`"))
     if not request.mimetype_params.get("boundary"):
-        raise params.BadParameter("body", "the multipart/form-data Content-Type has no boundary parameter")
+        raise params.BadParameter("body", _("the multipart/form-data Content-Type has no boundary parameter"))
     parts = request.form.getlist("report")
     parts += [f.read().decode("utf-8", "replace") for f in request.files.getlist("report")]
     if not parts:
-        raise params.BadParameter("report", "the multipart part `report` (JSON) is missing")
+        raise params.BadParameter("report", _("the multipart part `report` (JSON) is missing"))
     if len(parts) > 1:  # which one would be the report? Refused rather than guessed
-        raise params.BadParameter("report", f"sent {len(parts)} times; send one part `report`")
+        raise params.BadParameter("report", ngettext("sent {n} time; send one part `report`",
+                                                     "sent {n} times; send one part `report`", len(parts)))
     (part,) = parts
     # A `report` sent as a file part is not a form field, which the app-wide NUL check covers.
     if "\x00" in part or "\\u0000" in part:
-        raise params.BadParameter("report", "contains a NUL character")
+        raise params.BadParameter("report", _("contains a NUL character"))
     try:
         return orjson.loads(part)
     except orjson.JSONDecodeError as exc:
-        raise params.BadParameter("report", f"is not valid JSON ({exc})") from None
+        raise params.BadParameter("report", _("is not valid JSON ({detail})", detail=exc)) from None
 
 
 @bp.errorhandler(RequestEntityTooLarge)
 def _too_large(_exc):
     # Raised while Werkzeug parses the body; its own message does not say which limit was passed.
     limit = current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
-    return json_error(413, "too_large", f"the request is over its limits: at most {limit} MB in all, "
-                                        f"{request.max_form_parts} multipart parts, and "
-                                        f"{request.max_form_memory_size // 1000} KB in a text part")
+    return json_error(413, "too_large", _("the request is over its limits: at most {limit} MB in all, "
+                                          "{parts} multipart parts, and {text} KB in a text part",
+                                          limit=limit, parts=request.max_form_parts,
+                                          text=request.max_form_memory_size // 1000))
 
 
 @bp.post("/sites/<int:site_id>/reports")
@@ -91,9 +94,10 @@ def list_reports():
         try:
             since = datetime.fromisoformat(args["since"])
         except ValueError:
-            raise params.BadParameter("since", f"{args['since']!r} is not an ISO 8601 time") from None
+            raise params.BadParameter("since", _("{value} is not an ISO 8601 time",
+                                                 value=repr(args["since"]))) from None
         if since.tzinfo is None:
-            raise params.BadParameter("since", "needs a UTC offset, e.g. 2026-05-01T00:00:00+08:00")
+            raise params.BadParameter("since", _("needs a UTC offset, e.g. 2026-05-01T00:00:00+08:00"))
     limit = params.integer(args.get("limit"), "limit", 1, 5000) or 500
     user = current_user.user
     with get_uow() as uow:
@@ -108,9 +112,9 @@ def list_reports():
 def review(report_id: int):
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise params.BadParameter("body", 'send JSON {"decision": "approve"|"reject", "comment": "…"}')
+        raise params.BadParameter("body", _('send JSON {"decision": "approve"|"reject", "comment": "…"}'))
     if not isinstance(body.get("comment", ""), str):
-        raise InvalidInput("comment: must be text", field="comment")
+        raise InvalidInput(_("comment: must be text"), field="comment")
     with get_uow(write=True) as uow:
         report = inspections.review_report(report_id, str(body.get("decision")), body.get("comment", ""),
                                            layers=layers(), uow=uow, actor=current_user.username,

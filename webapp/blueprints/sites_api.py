@@ -18,6 +18,7 @@ from webapp import params
 from webapp.auth import role_required
 from webapp.blueprints.api import layer_or_404
 from webapp.context import get_uow, layers, now
+from webapp.i18n import _
 
 bp = Blueprint("sites_api", __name__, url_prefix="/api/v1")
 
@@ -27,15 +28,15 @@ MAX_BODY = 20 * 1024 * 1024  # a drawn site of 100,000 vertices is about 4 MB of
 def _body() -> dict:
     """The JSON object of the request, or 415 / 400 / 413 saying what is wrong with it."""
     if request.mimetype != "application/json":
-        raise UnsupportedMedia("send the site as application/json")
+        raise UnsupportedMedia(_("send the site as application/json"))
     if (request.content_length or 0) > MAX_BODY:
-        raise TooLarge(f"body: more than {MAX_BODY // 2**20} MB")
+        raise TooLarge(_("body: more than {limit} MB", limit=MAX_BODY // 2**20))
     try:
         body = orjson.loads(request.get_data(cache=False))
     except orjson.JSONDecodeError as exc:
-        raise params.BadParameter("body", f"is not valid JSON ({exc})") from None
+        raise params.BadParameter("body", _("is not valid JSON ({detail})", detail=exc)) from None
     if not isinstance(body, dict):
-        raise params.BadParameter("body", "must be a JSON object")
+        raise params.BadParameter("body", _("must be a JSON object"))
     return body
 
 

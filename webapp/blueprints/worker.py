@@ -7,7 +7,6 @@ IndexedDB and sends it to `POST /api/v1/sites/<id>/reports` (webapp/static/repor
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import shapely
@@ -36,12 +35,12 @@ def _my_sites(user, uow, moment) -> tuple[list[dict], int]:
     for layer in (layer for layer in layers().values() if layer.inspections):
         for row in uow.sites.view_rows(layer.id, ids=ids):
             status = effective_status(layer, row.status, row.last_inspected_at, row.last_result, moment)
-            days = days_overdue(layer, row.last_inspected_at, moment)
+            days = days_overdue(layer, row.last_inspected_at, moment)  # whole days in ONEMAP_TIMEZONE
             late = days is not None and days > 0
             items.append({
                 "id": row.id, "name": row.name, "layer": layer, "status": status,
                 "status_def": layer.status(status), "days": days if late else None,
-                "day_key": math.floor(days) if late else 0,
+                "day_key": days if late else 0,
                 "rank": 0 if late else RANK.get(status, 3),
                 "last_inspected_at": row.last_inspected_at, "geom": row.geom,
             })

@@ -7,7 +7,7 @@
   const O = window.OneMap; // map.js: the map, its layers, popup / click hooks, reload()
   const { map, el } = O;
   const cfg = JSON.parse(document.getElementById("onemap-edit").textContent);
-  const text = cfg.text;
+  const { _, ngettext } = window.OneMapI18n; // i18n.js: the page's catalogue
   const lang = O.config.lang;
   const panel = document.getElementById("edit-panel");
   const newButton = document.getElementById("edit-new");
@@ -18,12 +18,20 @@
   let task = null; // what is on the map for the current job: { layers, hidden, pick, off, snap }
 
   const labelOf = (label) => (label && (label[lang] || label.zh_CN)) || "";
-  const fmt = (s, values) => s.replace(/\{(\w+)\}/g, (m, k) => (k in values ? String(values[k]) : m));
+  const DRAW = { Point: _("Place a point"), LineString: _("Draw a line"), Polygon: _("Draw an area") };
+  const HINT = {
+    Point: _("Click the map to place the site."),
+    LineString: _("Click the points in order; click the last one again to finish."),
+    Polygon: _("Click each corner in turn; click the first one again to close the area."),
+  };
+  const FIELDS = { name: _("Name"), status: _("Status"), county: _("County"), ref: _("Source key"),
+                   deleted: _("Deleted"), geometry: _("Shape") }; // a 409's changed fields
 
   // The features are drawn in GCJ-02 on AMap tiles, but the API stores WGS84: drawing would be
   // ~500 m off, so editing waits for another basemap.
   if (O.config.crs) {
-    panel.append(el("p", { class: "empty" }, text.no_gcj02));
+    panel.append(el("p", { class: "empty" },
+      _("Sites cannot be edited on the AMap basemap (GCJ-02 coordinates); choose another basemap.")));
     newButton.disabled = true;
     return;
   }
@@ -42,7 +50,7 @@
         map.pm.setPathOptions(EDITING);
         resolve();
       };
-      script.onerror = () => { script.remove(); geomanReady = null; reject(new Error(text.offline)); };
+      script.onerror = () => { script.remove(); geomanReady = null; reject(new Error(_("Cannot reach the server"))); };
       document.head.append(script);
     });
     return geomanReady;
@@ -148,9 +156,9 @@
   }
 
   function valueText(field, value, layerId) {
-    if (value === null || value === undefined || value === "") return text.empty;
-    if (value === true) return text.yes;
-    if (value === false) return text.no;
+    if (value === null || value === undefined || value === "") return _("(empty)");
+    if (value === true) return _("yes");
+    if (value === false) return _("no");
     if (Array.isArray(value)) return value.join("、");
     if (field === "status") {
       const s = O.layerDefs[layerId] && O.layerDefs[layerId].byCode[value];
@@ -164,18 +172,18 @@
       const attr = defs[layerId].attributes.find((a) => a.name === field.slice(11));
       return attr ? labelOf(attr.label) : field.slice(11);
     }
-    return text["field." + field] || field;
+    return FIELDS[field] || field;
   }
 
   // A 409: the message, what changed since our version, and a way to start again from the latest.
   function showConflict(message, data, layerId, retry) {
     const changes = (data.changes || []).map((c) => el("li", {}, `${fieldLabel(c.field, layerId)}: `,
-      c.field === "geometry" ? text.shape_changed
+      c.field === "geometry" ? _("shape changed")
         : `${valueText(c.field, c.before, layerId)} → ${valueText(c.field, c.after, layerId)}`));
     message.replaceChildren(el("div", { class: "edit-conflict" },
-      el("b", {}, text.conflict), el("p", {}, data.message || ""),
-      changes.length ? el("p", {}, text.changes) : null, changes.length ? el("ul", {}, ...changes) : null,
-      button(text.reload_latest, retry, "edit-reload")));
+      el("b", {}, _("Someone else changed this site")), el("p", {}, data.message || ""),
+      changes.length ? el("p", {}, _("Changes (before → after)")) : null, changes.length ? el("ul", {}, ...changes) : null,
+      button(_("Load the latest version"), retry, "edit-reload")));
   }
 
   // A 422 (or another refusal): the message under the save button and beside the field it names, and a
@@ -198,13 +206,13 @@
         .bindTooltip(document.createTextNode(data.message), { permanent: true, direction: "top" }).addTo(map);
       if (!map.getBounds().contains(problem.getLatLng())) map.panTo(problem.getLatLng());
     }
-    message.replaceChildren(el("p", { class: "form-error" }, text.not_saved, data.message || String(data.error || "")));
+    message.replaceChildren(el("p", { class: "form-error" }, _("Not saved: "), data.message || String(data.error || "")));
   }
 
   // Sends one change; on success reloads the map and says what was saved, with a link to the site.
   function save(job, saveButton, request, retry, done, slots, layerId) {
     saveButton.disabled = true;
-    job.message.replaceChildren(el("p", { class: "edit-saving" }, text.saving));
+    job.message.replaceChildren(el("p", { class: "edit-saving" }, _("Saving…")));
     request().then((r) => {
       saveButton.disabled = false;
       if (task !== job.task) { // another job began meanwhile: leave it be
@@ -216,7 +224,7 @@
         task.hidden = false; // reloaded just below
         stop();
         panel.replaceChildren(el("p", { class: "edit-done", role: "status", "data-site": id }, line, " ",
-          id ? el("a", { href: O.config.sitePage + id, class: "edit-site-link" }, text.open_site) : null));
+          id ? el("a", { href: O.config.sitePage + id, class: "edit-site-link" }, _("Open site page")) : null));
         O.reload();
       } else if (r.status === 409 && r.data.error === "stale_version") {
         showConflict(job.message, r.data, layerId, retry);
@@ -225,18 +233,19 @@
       }
     }).catch(() => {
       saveButton.disabled = false;
-      job.message.replaceChildren(el("p", { class: "form-error" }, text.not_saved, text.offline));
+      job.message.replaceChildren(el("p", { class: "form-error" }, _("Not saved: "), _("Cannot reach the server")));
     });
   }
 
-  const savedLine = (f) => [fmt(text.saved, { name: f.properties.name, version: f.properties.version }), f.id];
+  const savedLine = (f) => [_("Saved: {name} (version {version})", { name: f.properties.name,
+                                                                        version: f.properties.version }), f.id];
 
   // ------------------------------------------------------------ the site form, from the layer's schema
   function attributeInput(attr, value) {
     if (attr.values || attr.type === "boolean") {
       const options = attr.values ? attr.values.map((v) => [String(v), String(v)])
-        : [["true", text.yes], ["false", text.no]];
-      const select = el("select", {}, el("option", { value: "" }, attr.required ? text.choose : text.unknown),
+        : [["true", _("yes")], ["false", _("no")]];
+      const select = el("select", {}, el("option", { value: "" }, attr.required ? _("Choose") : _("not set")),
         ...options.map(([v, label]) => el("option", { value: v }, label)));
       select.value = value === null || value === undefined ? "" : String(value);
       return select;
@@ -247,7 +256,7 @@
       if (attr.min !== undefined) input.min = attr.min;
       if (attr.max !== undefined) input.max = attr.max;
     }
-    if (attr.type === "list") input.placeholder = text.list_hint;
+    if (attr.type === "list") input.placeholder = _("separate values with ;");
     input.value = value === null || value === undefined ? "" : (Array.isArray(value) ? value.join("; ") : String(value));
     return input;
   }
@@ -269,18 +278,18 @@
       slots[key] = el("p", { class: "field-error" });
       input.name = key;
       rows.push(el("label", { class: "edit-field", "data-field": key },
-        el("span", {}, label, required ? el("b", { class: "required", title: text.required }, " *") : null),
+        el("span", {}, label, required ? el("b", { class: "required", title: _("required") }, " *") : null),
         unit ? el("span", { class: "with-unit" }, input, el("span", {}, unit)) : input, slots[key]));
     };
     const name = el("input", { type: "text", maxlength: "300", required: "" });
     name.value = props.name || "";
-    row("name", text.name, name, true);
+    row("name", _("Name"), name, true);
     let status = null;
     if (def.status_mode !== "cadence") {
-      status = el("select", {}, el("option", { value: "" }, props.status ? text.choose : text.initial_status),
+      status = el("select", {}, el("option", { value: "" }, props.status ? _("Choose") : _("(initial status)")),
         ...def.statuses.map((s) => el("option", { value: s.code }, labelOf(s.label))));
       status.value = props.status || "";
-      row("status", text.status, status, false);
+      row("status", _("Status"), status, false);
     }
     const inputs = def.attributes.map((attr) => {
       const input = attributeInput(attr, props[attr.name]);
@@ -288,7 +297,7 @@
       return [attr, input];
     });
     const comment = el("textarea", { rows: "2", maxlength: "2000" });
-    row("comment", text.comment, comment, false);
+    row("comment", _("Comment on the change (optional)"), comment, false);
     const read = () => {
       const attributes = {};
       inputs.forEach(([attr, input]) => { attributes[attr.name] = readAttribute(attr, input); });
@@ -301,37 +310,37 @@
 
   const commentBox = () => {
     const box = el("textarea", { rows: "2", maxlength: "2000", name: "comment" });
-    return [box, el("label", { class: "edit-field" }, el("span", {}, text.comment), box)];
+    return [box, el("label", { class: "edit-field" }, el("span", {}, _("Comment on the change (optional)")), box)];
   };
 
   // ------------------------------------------------------------ new site: layer, shape, then the form
   function newSite() {
     if (O.asOf()) document.querySelector("#as-of-note button").click(); // new sites are drawn on today's map
-    const job = begin(text.new_title);
+    const job = begin(_("New site"));
     const layerSelect = el("select", { name: "layer" },
       ...O.config.layers.filter((l) => defs[l.id]).map((l) => el("option", { value: l.id }, l.name)));
     const shapes = el("div", { class: "buttons" });
     const showShapes = () => {
       shapes.replaceChildren(...defs[layerSelect.value].geometry_type.map((kind) =>
-        button(text["draw_" + kind], () => drawNew(layerSelect.value, kind), "edit-draw")));
+        button(DRAW[kind], () => drawNew(layerSelect.value, kind), "edit-draw")));
     };
     layerSelect.addEventListener("change", showShapes);
     showShapes();
-    job.body.append(el("label", { class: "edit-field" }, el("span", {}, text.layer), layerSelect), shapes,
-      el("div", { class: "buttons" }, button(text.cancel, stop)));
+    job.body.append(el("label", { class: "edit-field" }, el("span", {}, _("Layer")), layerSelect), shapes,
+      el("div", { class: "buttons" }, button(_("Cancel"), stop)));
   }
 
   function drawNew(layerId, kind) {
     const def = defs[layerId];
-    const job = begin(`${text.new_title} · ${O.layerDefs[layerId].name}`);
+    const job = begin(_("New site") + " · " + O.layerDefs[layerId].name);
     Promise.all([geoman(), snapToFullShapes(job, layerId)])
       .then(() => { if (task === job.task) startDrawing(job, def, layerId, kind); })
       .catch((err) => job.message.replaceChildren(el("p", { class: "form-error" }, err.message)));
   }
 
   function startDrawing(job, def, layerId, kind) {
-    job.body.append(el("p", { class: "edit-hint" }, text["hint_" + kind]),
-      el("div", { class: "buttons" }, button(text.cancel, stop)));
+    job.body.append(el("p", { class: "edit-hint" }, HINT[kind]),
+      el("div", { class: "buttons" }, button(_("Cancel"), stop)));
     const created = (e) => {
       map.off("pm:create", created);
       map.pm.disableDraw(); // Geoman would go on placing points
@@ -339,11 +348,12 @@
       job.task.layers.push(shape);
       if (shape.pm) shape.pm.enable({ snappable: true, allowSelfIntersection: false }); // still adjustable
       const { fields, read, slots } = siteFields(def, {});
-      const saveButton = button(text.save, () => save(job, saveButton,
+      const saveButton = button(_("Save"), () => save(job, saveButton,
         () => api("POST", `${cfg.layers}/${layerId}/sites`, { ...dropEmpty(read()), geometry: shape.toGeoJSON().geometry }),
         () => {}, savedLine, slots, layerId), "edit-save");
-      job.body.replaceChildren(el("p", { class: "edit-hint" }, text.hint_adjust), fields,
-        el("div", { class: "buttons" }, saveButton, button(text.cancel, stop)));
+      job.body.replaceChildren(el("p", { class: "edit-hint" }, _("You can still drag it into place before saving.")),
+        fields,
+        el("div", { class: "buttons" }, saveButton, button(_("Cancel"), stop)));
       fields.querySelector("input").focus();
     };
     map.on("pm:create", created);
@@ -366,45 +376,47 @@
       start(job, site, () => withSite(title, layerId, feature, start, snaps));
     }).catch((err) => {
       job.message.replaceChildren(el("p", { class: "form-error" }, String(err.message || err)));
-      job.body.append(button(text.cancel, stop));
+      job.body.append(button(_("Cancel"), stop));
     });
   }
 
   function reshape(layerId, feature) {
-    withSite(text.reshape, layerId, feature, (job, site, retry) => {
+    withSite(_("Edit shape"), layerId, feature, (job, site, retry) => {
       hide(feature);
       const shape = shapeOf(site, EDITING);
       shape.pm.enable({ snappable: true, allowSelfIntersection: false, draggable: site.geometry.type === "Point" });
       const [comment, commentRow] = commentBox();
-      const saveButton = button(text.save, () => save(job, saveButton,
+      const saveButton = button(_("Save"), () => save(job, saveButton,
         () => api("PATCH", siteUrl(site.id), { base_version: site.properties.version,
                                               geometry: shape.toGeoJSON().geometry, comment: comment.value }),
         retry, savedLine, {}, layerId), "edit-save");
-      job.body.append(el("p", { class: "edit-hint" }, text.hint_reshape), commentRow,
-        el("div", { class: "buttons" }, saveButton, button(text.cancel, stop)));
+      const hint = _("Drag the vertices; drag a small middle mark to add one; right-click a vertex to remove it.");
+      job.body.append(el("p", { class: "edit-hint" }, hint), commentRow,
+        el("div", { class: "buttons" }, saveButton, button(_("Cancel"), stop)));
     }, true);
   }
 
   function editAttributes(layerId, feature) {
-    withSite(text.attributes, layerId, feature, (job, site, retry) => {
+    withSite(_("Edit attributes"), layerId, feature, (job, site, retry) => {
       shapeOf(site, EDITING);
       const { fields, read, slots } = siteFields(defs[layerId], site.properties);
-      const saveButton = button(text.save, () => save(job, saveButton,
+      const saveButton = button(_("Save"), () => save(job, saveButton,
         () => api("PATCH", siteUrl(site.id), { base_version: site.properties.version, ...read() }),
         retry, savedLine, slots, layerId), "edit-save");
-      job.body.append(fields, el("div", { class: "buttons" }, saveButton, button(text.cancel, stop)));
+      job.body.append(fields, el("div", { class: "buttons" }, saveButton, button(_("Cancel"), stop)));
     });
   }
 
   function split(layerId, feature) {
-    withSite(text.split, layerId, feature, (job, site, retry) => {
+    withSite(_("Split"), layerId, feature, (job, site, retry) => {
       shapeOf(site, EDITING);
       const [comment, commentRow] = commentBox();
       let line = null;
-      const saveButton = button(text.split, () => save(job, saveButton,
+      const saveButton = button(_("Split"), () => save(job, saveButton,
         () => api("POST", siteUrl(site.id) + "/split", { base_version: site.properties.version,
                                                           line: line.toGeoJSON().geometry, comment: comment.value }),
-        retry, (answer) => [fmt(text.split_done, { n: answer.sites.length }), site.id], {}, layerId),
+        retry, (answer) => [ngettext("Split into {n} site.", "Split into {n} sites.", answer.sites.length), site.id],
+        {}, layerId),
       "edit-save");
       saveButton.disabled = true;
       const drawn = (e) => {
@@ -417,19 +429,20 @@
       map.on("pm:create", drawn);
       job.task.off = () => map.off("pm:create", drawn);
       map.pm.enableDraw("Line", { snappable: true });
-      job.body.append(el("p", { class: "edit-hint" }, text.hint_split), commentRow,
-        el("div", { class: "buttons" }, saveButton, button(text.cancel, stop)));
+      const hint = _("Draw a line across the area: click the points, then the last one again to finish.");
+      job.body.append(el("p", { class: "edit-hint" }, hint), commentRow,
+        el("div", { class: "buttons" }, saveButton, button(_("Cancel"), stop)));
     }, true);
   }
 
   function merge(layerId, feature) {
-    withSite(text.merge, layerId, feature, (job, site, retry) => {
+    withSite(_("Merge"), layerId, feature, (job, site, retry) => {
       shapeOf(site, EDITING);
       const [comment, commentRow] = commentBox();
       const chosen = el("p", { class: "edit-chosen" });
       let other = null; // the second site, and its shape on the map
       let otherShape = null;
-      const saveButton = button(text.merge, () => save(job, saveButton,
+      const saveButton = button(_("Merge"), () => save(job, saveButton,
         () => api("POST", `${cfg.layers}/${layerId}/merge`, {
           sites: [{ id: site.id, base_version: site.properties.version },
                   { id: other.id, base_version: other.properties.version }], comment: comment.value }),
@@ -437,32 +450,35 @@
       saveButton.disabled = true;
       job.task.pick = (pickedLayer, picked) => {
         map.closePopup();
-        if (pickedLayer !== layerId) { chosen.textContent = text.same_layer; return; }
+        if (pickedLayer !== layerId) { chosen.textContent = _("Choose a site of the same layer."); return; }
         if (picked.id === site.id) return;
         loadSite(picked.id).then((found) => {
           if (task !== job.task) return;
           if (otherShape) otherShape.remove();
           other = found;
           otherShape = shapeOf(found, OTHER);
-          chosen.textContent = text.merge_with + found.properties.name;
+          chosen.textContent = _("Merged into it: ") + found.properties.name;
           saveButton.disabled = false;
         });
       };
-      job.body.append(el("p", { class: "edit-hint" }, text.hint_merge), chosen, commentRow,
-        el("div", { class: "buttons" }, saveButton, button(text.cancel, stop)));
+      job.body.append(el("p", { class: "edit-hint" }, _("Click another site of the same layer that touches it.")), chosen,
+        commentRow,
+        el("div", { class: "buttons" }, saveButton, button(_("Cancel"), stop)));
     });
   }
 
   function remove(layerId, feature) {
-    withSite(text.delete, layerId, feature, (job, site, retry) => {
+    withSite(_("Delete"), layerId, feature, (job, site, retry) => {
       shapeOf(site, { ...EDITING, color: "#b71c1c" });
       const [comment, commentRow] = commentBox();
       const base = site.properties.version;
-      const saveButton = button(text.delete, () => save(job, saveButton,
+      const saveButton = button(_("Delete"), () => save(job, saveButton,
         () => api("DELETE", `${siteUrl(site.id)}?base_version=${base}`, { base_version: base, comment: comment.value }),
-        retry, () => [fmt(text.deleted, { name: site.properties.name }), null], {}, layerId), "edit-delete");
-      job.body.append(el("p", {}, fmt(text.confirm_delete, { name: site.properties.name })), commentRow,
-        el("div", { class: "buttons" }, saveButton, button(text.cancel, stop)));
+        retry, () => [_("Deleted: {name}", { name: site.properties.name }), null], {}, layerId), "edit-delete");
+      const question = _("Delete “{name}”? Its reports and version history are kept; its page can restore it.",
+                         { name: site.properties.name });
+      job.body.append(el("p", {}, question), commentRow,
+        el("div", { class: "buttons" }, saveButton, button(_("Cancel"), stop)));
     });
   }
 
@@ -471,8 +487,8 @@
     if (!defs[layerId] || O.asOf()) return; // a past day's map is history: nothing to edit there
     const area = feature.geometry.type.includes("Polygon");
     const act = (label, job) => button(label, () => { map.closePopup(); job(layerId, feature); }, "edit-action");
-    box.append(el("div", { class: "popup-edit" }, act(text.reshape, reshape), act(text.attributes, editAttributes),
-      area ? act(text.split, split) : null, area ? act(text.merge, merge) : null, act(text.delete, remove)));
+    box.append(el("div", { class: "popup-edit" }, act(_("Edit shape"), reshape), act(_("Edit attributes"), editAttributes),
+      area ? act(_("Split"), split) : null, area ? act(_("Merge"), merge) : null, act(_("Delete"), remove)));
   });
   O.hooks.click.push((layerId, feature) => { if (task && task.pick) task.pick(layerId, feature); });
   newButton.addEventListener("click", newSite);

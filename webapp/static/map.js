@@ -5,7 +5,7 @@
 (function () {
   "use strict";
   const config = JSON.parse(document.getElementById("onemap-config").textContent);
-  const text = JSON.parse(document.getElementById("onemap-text").textContent);
+  const { _ } = window.OneMapI18n; // i18n.js: the page's catalogue
   const map = window[document.getElementById("map-script").dataset.map];
   const mapEl = map.getContainer();
   map.setMaxZoom(19); // marker clustering needs it, and with no basemap nothing else sets it
@@ -13,6 +13,8 @@
   const list = document.getElementById("site-list");
   const listCount = document.getElementById("list-count");
   const LIST_MAX = 200;
+  const dayFormat = new Intl.DateTimeFormat(config.lang === "en" ? "en" : "zh-CN", // the day where the users are
+    { dateStyle: "medium", timeZone: config.timeZone });
   const layerDefs = {};
   config.layers.forEach((l) => {
     layerDefs[l.id] = l;
@@ -116,18 +118,19 @@
   function popupFor(layerId, feature) {
     const p = feature.properties;
     const status = layerDefs[layerId].byCode[p.status];
+    const result = p.last_result === "fail" ? _("items failed") : _("all passed"); // outside `…`: extracted
     const last = p.last_inspected_at
-      ? `${p.last_inspected_at.slice(0, 10)} · ${p.last_result === "fail" ? text.result_fail : text.result_pass}`
-      : text.never;
+      ? `${dayFormat.format(new Date(p.last_inspected_at))} · ${result}`
+      : _("Never inspected");
     const photo = el("div", { class: "popup-photo" });
     const box = el("div", { class: "popup" },
       el("h3", {}, p.name),
       el("p", {}, el("span", { class: "swatch", style: `background:${colour(layerId, p.status)}` }),
         " ", status ? status.label : p.status),
-      el("p", {}, `${text.last_inspected}: `, last),
-      p.unreviewed ? el("p", { class: "popup-unreviewed" }, text.unreviewed) : null,
+      el("p", {}, _("Last inspection"), ": ", last),
+      p.unreviewed ? el("p", { class: "popup-unreviewed" }, _("Latest report awaits review")) : null,
       photo,
-      el("a", { href: config.sitePage + feature.id, class: "popup-link" }, text.open_site));
+      el("a", { href: config.sitePage + feature.id, class: "popup-link" }, _("Open site page")));
     hooks.popup.forEach((add) => add(box, layerId, feature));
     if (p.last_inspected_at && !readForm().asOf) { // a past view: today's latest report is not the one then
       siteDetail(feature)
@@ -219,7 +222,7 @@
     const rows = state.layers.flatMap((id) => groups[id].features.map((f) => [id, f]));
     rows.sort((a, b) => a[1].properties.name.localeCompare(b[1].properties.name, "zh-CN"));
     list.replaceChildren(...rows.slice(0, LIST_MAX).map(([layerId, f]) => {
-      const locate = el("button", { type: "button", class: "locate", title: text.locate }, "◎");
+      const locate = el("button", { type: "button", class: "locate", title: _("Show on the map") }, "◎");
       locate.addEventListener("click", () => {
         const target = f.leaflet;
         if (target.getBounds) {
@@ -235,9 +238,11 @@
       return el("li", { "data-site": f.id },
         el("span", { class: "swatch", style: `background:${colour(layerId, f.properties.status)}` }),
         el("a", { href: config.sitePage + f.id }, f.properties.name),
-        f.properties.unreviewed ? el("span", { class: "unreviewed-badge", title: text.unreviewed }, "●") : null, locate);
+        f.properties.unreviewed ? el("span", { class: "unreviewed-badge", title: _("Latest report awaits review") }, "●")
+          : null, locate);
     }));
-    listCount.textContent = `(${rows.length}${rows.length > LIST_MAX ? ", " + text.more : ""})`;
+    const more = rows.length > LIST_MAX ? ", " + _("first 200 listed") : "";
+    listCount.textContent = `(${rows.length}${more})`;
   }
 
   // ------------------------------------------------------------ loading
@@ -278,7 +283,9 @@
     });
     updateLegend(state);
     asOfNote.hidden = !state.asOf;
-    asOfNote.querySelector("span").textContent = state.asOf ? text.as_of_note.replace("{day}", state.asOf) : "";
+    asOfNote.querySelector("span").textContent = state.asOf
+      ? _("Showing the sites and statuses as they were at the end of {day} (history, read-only).", { day: state.asOf })
+      : "";
   }
 
   // A past day: the map shows the sites and statuses as they were at its end (the API's as_of).

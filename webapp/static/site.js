@@ -16,10 +16,18 @@
 
   // ------------------------------------------------------------ version history
   const config = JSON.parse(document.getElementById("site-config").textContent);
-  const text = config.text;
+  const { _, ngettext } = window.OneMapI18n; // i18n.js: the page's catalogue
   const list = document.getElementById("version-list");
   const note = document.getElementById("version-note");
-  const fmt = (s, values) => s.replace(/\{(\w+)\}/g, (m, k) => (k in values ? String(values[k]) : m));
+  const ACTIONS = { // what made a version
+    create: _("drawn on the map"), edit: _("edited"), import: _("imported from a file"),
+    load: _("loaded with the dataset"), initial: _("first recorded"), status: _("status set on review"),
+    delete: _("deleted"), restore: _("restored"), split: _("split"), merge: _("merged"),
+  };
+  const FIELDS = { name: _("Name"), status: _("Status"), county: _("County"), ref: _("Source key"),
+                   deleted: _("Deleted"), geometry: _("Shape") }; // a 409's changed fields
+  const fieldLabel = (field) => FIELDS[field] ||
+    (field.startsWith("attributes.") && config.attributes[field.slice(11)]) || field;
   const locale = config.lang === "en" ? "en-GB" : "zh-CN";
   let shown = null; // the layer of the version shown on the map
 
@@ -39,20 +47,20 @@
   // What a version did, in words: the action and, where it says, the version or sites it came from.
   function describe(v) {
     const d = v.detail || {};
-    const action = text["action." + v.action] || v.action;
-    const more = d.restored ? fmt(text.restored_from, { n: d.restored })
-      : d.split_from ? fmt(text.split_from, { id: d.split_from })
-        : d.merged ? fmt(text.merged, { ids: d.merged.join(", ") })
-          : d.merged_into ? fmt(text.merged_into, { id: d.merged_into })
-            : d.report ? fmt(text.on_report, { id: d.report }) : null;
+    const action = ACTIONS[v.action] || v.action;
+    const more = d.restored ? _("from version {n}", { n: d.restored })
+      : d.split_from ? _("split from site {id}", { id: d.split_from })
+        : d.merged ? ngettext("took in site {ids}", "took in sites {ids}", d.merged.length, { ids: d.merged.join(", ") })
+          : d.merged_into ? _("merged into site {id}", { id: d.merged_into })
+            : d.report ? _("on report {id}", { id: d.report }) : null;
     if (!more) return action;
     return config.lang === "en" ? `${action} (${more})` : `${action}（${more}）`;
   }
 
   function valueText(value) {
-    if (value === null || value === undefined || value === "") return text.empty;
-    if (value === true) return text.yes;
-    if (value === false) return text.no;
+    if (value === null || value === undefined || value === "") return _("(empty)");
+    if (value === true) return _("yes");
+    if (value === false) return _("no");
     return Array.isArray(value) ? value.join("、") : String(value);
   }
 
@@ -67,18 +75,18 @@
         map.fitBounds(shape.getBounds().extend(shown.getBounds()), { maxZoom: 16, padding: [20, 20] });
         list.querySelectorAll("li.shown").forEach((li) => li.classList.remove("shown"));
         item.classList.add("shown");
-        note.textContent = fmt(text.showing_version, { n: v.version });
+        note.textContent = _("Dashed: the shape of version {n}; solid: the current one", { n: v.version });
         note.hidden = false;
         mapEl.dataset.shownVersion = String(v.version);
       })
-      .catch(() => { note.textContent = text.offline; note.hidden = false; });
+      .catch(() => { note.textContent = _("Cannot reach the server"); note.hidden = false; });
   }
 
   // Restore: a comment, then the server makes the old version current as a new one (or says why not).
   function restoreForm(v, current, item) {
-    const comment = el("textarea", { rows: "1", maxlength: "2000", "aria-label": text.restore_comment,
-                                     placeholder: text.restore_comment });
-    const confirm = el("button", { type: "button", class: "restore restore-confirm" }, text.restore_confirm);
+    const comment = el("textarea", { rows: "1", maxlength: "2000", "aria-label": _("Comment on the restore (optional)"),
+                                     placeholder: _("Comment on the restore (optional)") });
+    const confirm = el("button", { type: "button", class: "restore restore-confirm" }, _("Restore as a new version"));
     const message = el("div", { class: "version-message", role: "alert" });
     confirm.addEventListener("click", () => {
       confirm.disabled = true;
@@ -86,16 +94,16 @@
         .then((r) => {
           confirm.disabled = false;
           if (r.ok) { location.reload(); return; }
-          const changes = (r.data.changes || []).map((c) => el("li", {}, `${text["field." + c.field] || c.field}: `,
-            c.field === "geometry" ? text.shape_changed : `${valueText(c.before)} → ${valueText(c.after)}`));
-          const reload = el("button", { type: "button", class: "restore" }, text.reload_latest);
+          const changes = (r.data.changes || []).map((c) => el("li", {}, `${fieldLabel(c.field)}: `,
+            c.field === "geometry" ? _("shape changed") : `${valueText(c.before)} → ${valueText(c.after)}`));
+          const reload = el("button", { type: "button", class: "restore" }, _("Load the latest version"));
           reload.addEventListener("click", () => location.reload());
           message.replaceChildren(r.status === 409
-            ? el("div", { class: "edit-conflict" }, el("b", {}, text.conflict), el("p", {}, r.data.message || ""),
-              changes.length ? el("p", {}, text.changes) : null, changes.length ? el("ul", {}, ...changes) : null, reload)
-            : el("p", { class: "form-error" }, text.not_saved, r.data.message || String(r.status)));
+            ? el("div", { class: "edit-conflict" }, el("b", {}, _("Someone else changed this site")), el("p", {}, r.data.message || ""),
+              changes.length ? el("p", {}, _("Changes (before → after)")) : null, changes.length ? el("ul", {}, ...changes) : null, reload)
+            : el("p", { class: "form-error" }, _("Not saved: "), r.data.message || String(r.status)));
         })
-        .catch(() => { confirm.disabled = false; message.replaceChildren(el("p", { class: "form-error" }, text.offline)); });
+        .catch(() => { confirm.disabled = false; message.replaceChildren(el("p", { class: "form-error" }, _("Cannot reach the server"))); });
     });
     item.append(el("div", { class: "version-restore" }, comment, confirm), message);
     comment.focus();
@@ -104,18 +112,18 @@
   function render(history) {
     const current = history.current_version;
     list.replaceChildren(...history.versions.slice().reverse().map((v) => {
-      const showButton = el("button", { type: "button", class: "version-show", title: text.show_version },
-        fmt(text.version_n, { n: v.version }));
+      const showButton = el("button", { type: "button", class: "version-show", title: _("Show this version on the map") },
+        _("Version {n}", { n: v.version }));
       const item = el("li", { "data-version": v.version },
         el("div", { class: "version-head" }, showButton,
           el("span", { class: "version-action" }, describe(v)),
-          el("span", { class: "version-actor" }, v.actor || text.system),
-          el("time", { datetime: v.at }, new Date(v.at).toLocaleString(locale, { dateStyle: "medium", timeStyle: "short" })),
-          v.version === current ? el("span", { class: "badge ok" }, text.current) : null),
+          el("span", { class: "version-actor" }, v.actor || _("system")),
+          el("time", { datetime: v.at }, new Date(v.at).toLocaleString(locale, { dateStyle: "medium", timeStyle: "short", timeZone: config.timeZone })),
+          v.version === current ? el("span", { class: "badge ok" }, _("current")) : null),
         v.comment ? el("p", { class: "version-comment" }, v.comment) : null);
       showButton.addEventListener("click", () => show(v, item));
       if (config.canRestore && v.version !== current && !v.deleted) {
-        const restore = el("button", { type: "button", class: "restore" }, text.restore);
+        const restore = el("button", { type: "button", class: "restore" }, _("Restore this version"));
         restore.addEventListener("click", () => { restore.remove(); restoreForm(v, current, item); });
         item.querySelector(".version-head").append(restore);
       }
@@ -127,5 +135,5 @@
   fetch(config.versions, { credentials: "same-origin" })
     .then((r) => { if (!r.ok) throw new Error(r.status); return r.json(); })
     .then(render)
-    .catch(() => { note.textContent = text.offline; note.hidden = false; list.setAttribute("aria-busy", "false"); });
+    .catch(() => { note.textContent = _("Cannot reach the server"); note.hidden = false; list.setAttribute("aria-busy", "false"); });
 })();

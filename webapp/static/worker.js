@@ -5,7 +5,14 @@
 (function () {
   "use strict";
   const config = JSON.parse(document.getElementById("worker-config").textContent);
-  const text = config.text;
+  const { _, ngettext } = window.OneMapI18n; // i18n.js: the page's catalogue
+  const STATES = { queued: _("Waiting to send"), sent: _("Delivered"), failed: _("Not accepted") }; // a queued report
+  const TROUBLE = { // why the queue is not sending
+    offline: _("No network: sent automatically when back online"), login: _("Logged out: log in again and it is sent"),
+    server: _("The server is busy: retried automatically"),
+  };
+  const FLAGS = { off_site: _("off site"), photo_far: _("photo taken far away"),
+                  photo_old: _("photo taken long before") };
   const Queue = window.OneMapQueue;
   const Photos = window.OneMapPhotos;
   const SEND_EVERY_MS = 30000;
@@ -18,11 +25,10 @@
     children.forEach((c) => { if (c !== null && c !== undefined && c !== false) node.append(c); });
     return node;
   }
-  const fill = (template, values) => template.replace(/\{(\w+)\}/g, (_, k) => (k in values ? values[k] : ""));
   const when = (iso) => {
     if (!iso) return "";
     const date = new Date(iso);
-    return Number.isNaN(date.getTime()) ? iso : date.toLocaleString(config.lang === "en" ? "en-GB" : "zh-CN");
+    return Number.isNaN(date.getTime()) ? iso : date.toLocaleString(config.lang === "en" ? "en-GB" : "zh-CN", { timeZone: config.timeZone });
   };
   function metres(lat1, lon1, lat2, lon2) { // haversine, good enough to sort sites by distance
     const rad = Math.PI / 180;
@@ -88,23 +94,23 @@
     function entry(record) {
       const li = el("li", { class: `queue-item queue-${record.state}`, "data-uuid": record.uuid,
                             "data-state": record.state, "data-site": record.site_id });
-      li.append(el("b", { class: "queue-state" }, text[record.state] || record.state), " ",
+      li.append(el("b", { class: "queue-state" }, STATES[record.state] || record.state), " ",
                 el("span", { class: "queue-site" }, record.site_name || `#${record.site_id}`));
       li.append(el("span", { class: "queue-meta" }, when(record.report.observed_at), " · ",
-                   fill(text.photos, { n: record.photo_count })));
+                   ngettext("{n} photo", "{n} photos", record.photo_count)));
       if (record.state === "sent" && record.receipt) {
         li.append(el("span", { class: "receipt", "data-report-id": record.receipt.id },
-                     fill(text.receipt, { id: record.receipt.id, time: when(record.receipt.received_at) })));
-        const flags = (record.receipt.flags || []).map((f) => text.flags[f] || f);
-        if (flags.length) li.append(el("span", { class: "flag" }, `${text.flags_label}: ${flags.join("、")}`));
+                     _("Receipt: no. {id}, received {time}", { id: record.receipt.id, time: when(record.receipt.received_at) })));
+        const flags = (record.receipt.flags || []).map((f) => FLAGS[f] || f);
+        if (flags.length) li.append(el("span", { class: "flag" }, _("Flagged") + ": " + flags.join("、")));
       } else if (record.state === "failed") {
         li.append(el("span", { class: "queue-message" }, record.message || "",
                      record.field ? ` (${record.field})` : ""));
-        const dismiss = el("button", { type: "button", class: "queue-dismiss" }, text.dismiss);
+        const dismiss = el("button", { type: "button", class: "queue-dismiss" }, _("Remove this record"));
         dismiss.addEventListener("click", () => Queue.remove(record.uuid));
         li.append(dismiss);
       } else if (record.last_error) {
-        li.append(el("span", { class: "queue-message" }, text[record.last_error] || record.last_error));
+        li.append(el("span", { class: "queue-message" }, TROUBLE[record.last_error] || record.last_error));
       }
       return li;
     }
@@ -115,15 +121,16 @@
       queueList.replaceChildren(...records.map(entry));
       queueBox.hidden = records.length === 0;
       queueBox.dataset.waiting = waiting.length;
-      summary.textContent = waiting.length ? `${fill(text.waiting_count, { n: waiting.length })}` +
-        (Queue.connection !== "ok" ? ` · ${text[Queue.connection]}` : "") : "";
+      const trouble = Queue.connection !== "ok" ? " · " + (TROUBLE[Queue.connection] || Queue.connection) : "";
+      summary.textContent = waiting.length
+        ? ngettext("{n} report waiting to be sent", "{n} reports waiting to be sent", waiting.length) + trouble : "";
       const bySite = {};
       waiting.forEach((r) => { bySite[r.site_id] = (bySite[r.site_id] || 0) + 1; });
       list.querySelectorAll("li.my-site").forEach((li) => {
         const badge = li.querySelector(".site-queued");
         const n = bySite[li.dataset.site] || 0;
         badge.hidden = !n;
-        badge.textContent = n ? text.queued : "";
+        badge.textContent = n ? _("Waiting to send") : "";
       });
     }
     Queue.onChange(renderQueue);
@@ -161,7 +168,7 @@
                 accuracy: Math.round(accuracy * 10) / 10 };
         gpsDone = true;
         gpsStatus.textContent = `${fix.lat.toFixed(6)}, ${fix.lon.toFixed(6)} · ` +
-          fill(text.gps_fix, { m: Math.round(accuracy) });
+          _("accuracy ±{m} m", { m: Math.round(accuracy) });
         const away = metres(fix.lat, fix.lon, +root.dataset.lat, +root.dataset.lon);
         gpsStatus.dataset.accuracy = fix.accuracy;
         gpsStatus.dataset.distance = Math.round(away);
@@ -169,13 +176,13 @@
       }, () => {
         gpsDone = true;
         if (!fix) {
-          gpsStatus.textContent = text.gps_error;
+          gpsStatus.textContent = _("No position: the report goes without one");
           root.dataset.gps = "none";
         }
       }, { enableHighAccuracy: true, maximumAge: 15000, timeout: 30000 });
     } else {
       gpsDone = true;
-      gpsStatus.textContent = text.gps_error;
+      gpsStatus.textContent = _("No position: the report goes without one");
     }
     function waitForFix(ms) {
       if (fix || gpsDone) return Promise.resolve();
@@ -191,14 +198,14 @@
     function renderPhotos() {
       photoList.replaceChildren(...photos.map((p, index) => {
         const img = el("img", { alt: "", src: p.url || "" });
-        const remove = el("button", { type: "button", class: "photo-remove" }, text.remove_photo);
+        const remove = el("button", { type: "button", class: "photo-remove" }, _("Remove"));
         remove.addEventListener("click", () => {
           photos.splice(index, 1);
           if (p.url) URL.revokeObjectURL(p.url);
           renderPhotos();
         });
         const li = el("li", { class: "photo", "data-ready": p.done ? "true" : "false" }, img,
-                      p.meta && p.meta.lat !== null ? el("span", { class: "photo-gps" }, text.photo_gps) : null, remove);
+                      p.meta && p.meta.lat !== null ? el("span", { class: "photo-gps" }, _("photo has a position")) : null, remove);
         return li;
       }));
       photoList.dataset.count = photos.length;
@@ -257,17 +264,17 @@
     function check() {
       const problems = [];
       form.querySelectorAll(".check-item").forEach((set) => {
-        if (!set.querySelector("input[type=radio]:checked")) problems.push([set.dataset.field, text.need_answer]);
+        if (!set.querySelector("input[type=radio]:checked")) problems.push([set.dataset.field, _("Choose pass, fail or not applicable.")]);
       });
       form.querySelectorAll(".metric input").forEach((input) => {
         const box = input.closest(".metric");
         const value = input.valueAsNumber;
         if (input.validity.badInput || (input.value !== "" && !(value >= +input.dataset.min && value <= +input.dataset.max))) {
-          problems.push([box.dataset.field, fill(text.out_of_range, { min: input.dataset.min, max: input.dataset.max })]);
+          problems.push([box.dataset.field, _("Enter a number from {min} to {max}.", { min: input.dataset.min, max: input.dataset.max })]);
         }
       });
-      if (!photos.length) problems.push(["photos", text.need_photo]);
-      if (photos.length > MAX_PHOTOS) problems.push(["photos", text.too_many_photos]);
+      if (!photos.length) problems.push(["photos", _("Add at least one photo.")]);
+      if (photos.length > MAX_PHOTOS) problems.push(["photos", _("At most 10 photos.")]);
       return problems;
     }
 
@@ -303,7 +310,7 @@
         failedUuid = record.uuid;
         form.hidden = false;
         outcome.hidden = true;
-        const box = showError(record.field, `${text.report_failed}${record.message}`);
+        const box = showError(record.field, _("The server did not accept this report: ") + record.message);
         box.scrollIntoView({ block: "center" });
         submitState.textContent = "";
         button.disabled = false;
@@ -312,14 +319,14 @@
       form.hidden = true;
       outcome.hidden = false;
       if (record.state === "sent") {
-        outcomeText.textContent = text.report_sent;
+        outcomeText.textContent = _("The server has received the report.");
         receipt.hidden = false;
         receipt.dataset.reportId = record.receipt.id;
-        receipt.textContent = fill(text.receipt, { id: record.receipt.id, time: when(record.receipt.received_at) });
-        const flags = (record.receipt.flags || []).map((f) => text.flags[f] || f);
-        if (flags.length) receipt.append(el("br"), el("span", { class: "flag" }, `${text.flags_label}: ${flags.join("、")}`));
+        receipt.textContent = _("Receipt: no. {id}, received {time}", { id: record.receipt.id, time: when(record.receipt.received_at) });
+        const flags = (record.receipt.flags || []).map((f) => FLAGS[f] || f);
+        if (flags.length) receipt.append(el("br"), el("span", { class: "flag" }, _("Flagged") + ": " + flags.join("、")));
       } else {
-        outcomeText.textContent = text.saved_offline;
+        outcomeText.textContent = _("Saved on this phone; it is sent when the network is back.");
         receipt.hidden = true;
       }
       window.scrollTo(0, 0);
@@ -345,10 +352,10 @@
       }
       button.disabled = true;
       try {
-        submitState.textContent = text.processing;
+        submitState.textContent = _("Preparing photos…");
         const prepared = await Promise.all(photos.map((p) => p.ready));
         await waitForFix(8000);
-        submitState.textContent = text.saving;
+        submitState.textContent = _("Saving and sending…");
         const report = Object.assign({ uuid: newUuid() }, readForm(), {
           gps: fix, observed_at: Photos.isoWithOffset(new Date()),
           photo_meta: prepared.map((p) => p.meta),
