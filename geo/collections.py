@@ -9,10 +9,10 @@ time a ``datetime`` filter is applied to.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
-from geo.exports import SiteProperties, parse_time
+from geo.exports import LOCAL_TIME, SiteProperties, parse_time
 from geo.io.geojson import feature
 from geo.messages import msg
 from geo.model import LayerDef, NotFound, Site
@@ -29,13 +29,9 @@ Bounds = tuple[datetime | None, datetime | None]  # inclusive; None is an open e
 _OPEN = ("", "..")  # both spellings of an open interval end in OGC API – Features
 
 
-def _moment(text: str, *, end: bool) -> datetime:
-    """An RFC 3339 time with an offset, or a date: its first instant (or with ``end`` its last)."""
-    return parse_time(text, end=end)  # exports' since/until and OGC datetime read times alike
-
-
-def parse_datetime(text: str) -> Bounds:
-    """An instant or an interval ``start/end`` (``..`` or nothing for an open end) as inclusive bounds.
+def parse_datetime(text: str, zone: tzinfo = LOCAL_TIME) -> Bounds:
+    """An instant or an interval ``start/end`` (``..`` or nothing for an open end) as inclusive bounds;
+    a date is a whole day in ``zone``.
 
     Raises ValueError saying what is wrong.
     """
@@ -43,12 +39,12 @@ def parse_datetime(text: str) -> Bounds:
     if "/" not in text:
         if text in _OPEN:
             raise ValueError(msg("datetime_empty", "give a time, a date or an interval start/end"))
-        return _moment(text, end=False), _moment(text, end=True)
+        return parse_time(text, end=False, zone=zone), parse_time(text, end=True, zone=zone)
     start_text, end_text = (part.strip() for part in text.split("/", 1))
     if "/" in end_text:
         raise ValueError(msg("interval_slashes", "an interval has one '/' between its start and its end"))
-    start = None if start_text in _OPEN else _moment(start_text, end=False)
-    end = None if end_text in _OPEN else _moment(end_text, end=True)
+    start = None if start_text in _OPEN else parse_time(start_text, end=False, zone=zone)
+    end = None if end_text in _OPEN else parse_time(end_text, end=True, zone=zone)
     if start is not None and end is not None and start > end:
         raise ValueError(msg("interval_reversed", "the interval starts after it ends"))
     return start, end

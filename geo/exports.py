@@ -100,9 +100,10 @@ def parse_time(text: str | None, *, end: bool = False, zone: tzinfo = LOCAL_TIME
 
 
 def download_name(layer_id: str, ext: str, now: datetime, *, reports: bool = False) -> str:
-    """``<layer>-<YYYY-MM-DD>.<ext>`` (``<layer>-reports-…`` for reports), dated where the users are."""
+    """``<layer>-<YYYY-MM-DD>.<ext>`` (``<layer>-reports-…`` for reports), dated where the users are:
+    ``now`` is in their time zone."""
     kind = "-reports" if reports else ""
-    return f"{layer_id}{kind}-{now.astimezone(LOCAL_TIME).date().isoformat()}.{ext}"
+    return f"{layer_id}{kind}-{now.date().isoformat()}.{ext}"  # the day in now's zone (ONEMAP_TIMEZONE)
 
 
 def check_site_filter(layer: LayerDef, filters: SiteFilter, lang: str, uow: UnitOfWork) -> None:

@@ -10,7 +10,7 @@ import json
 import sys
 import time
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -31,7 +31,8 @@ DEMO_USERS = (("planner", "planner"), ("worker", "worker"), ("manager", "manager
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    """This moment in ONEMAP_TIMEZONE: the days the command counts (overdue, as_of) are local days."""
+    return datetime.now(ZoneInfo(load_config().timezone))
 
 
 class _Group(click.Group):
@@ -374,7 +375,7 @@ def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
 
 def _time(value: str | None, option: str, *, end: bool):
     try:
-        return exports.parse_time(value, end=end)
+        return exports.parse_time(value, end=end, zone=ZoneInfo(load_config().timezone))
     except ValueError as exc:
         raise InvalidInput(msg("bad_option", "{option}: {problem}", option=option, problem=problem_of(exc)),
                            field=option) from None

@@ -314,7 +314,8 @@ def test_broken_features_and_a_wrong_crs_are_rejected_each_with_its_reason(store
     (tmp_path / "metres.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": [
         {"type": "Feature", "geometry": shapely.geometry.mapping(metres), "properties": properties}]}))
     (rejection,) = preview(store, ZONES, tmp_path / "metres.geojson").rejections
-    assert str(rejection.reason).startswith("coordinates outside lon/lat range after conversion to WGS84 (lon 4")
+    assert str(rejection.reason).startswith(
+        "coordinates outside lon/lat range after conversion to WGS84 (lon 4")
     with pytest.raises(InvalidInput):
         run(store, ZONES, tmp_path / "metres.geojson")
     assert (site_count(store), audit(store)) == (before, log)  # nothing written, not even an audit entry

@@ -24,7 +24,9 @@ class Instance:
 
     @property
     def env(self) -> dict[str, str]:
-        return {"ONEMAP_INSTANCE": str(self.folder), "ONEMAP_DATABASE_URL": self.database_url}
+        # ONEMAP_LANG=en: these tests read the command's English (its default is Chinese)
+        return {"ONEMAP_INSTANCE": str(self.folder), "ONEMAP_DATABASE_URL": self.database_url,
+                "ONEMAP_LANG": "en"}
 
 
 @pytest.fixture

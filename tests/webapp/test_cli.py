@@ -195,7 +195,7 @@ def test_serve_starts_an_empty_instance_with_all_layers(tmp_path, config):
 def test_export_geojson_is_rfc7946_and_filtered(run, tmp_path):
     run("init")
     out = tmp_path / "zones.geojson"
-    result = run("export", "sanitation_zones", "--format", "geojson", "-o", str(out))
+    result = run("export", "sanitation_zones", "--format", "geojson", "-o", str(out), "--lang", "zh_CN")
     assert result.exit_code == 0 and "110 site(s)" in result.output
     collection = json.loads(out.read_text(encoding="utf-8"))
     assert "crs" not in collection and len(collection["features"]) == 110

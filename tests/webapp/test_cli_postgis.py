@@ -10,7 +10,7 @@ pytestmark = pytest.mark.backends("postgis")
 
 def _init(tmp_path, url):
     result = CliRunner().invoke(main, ["init"], env={"ONEMAP_INSTANCE": str(tmp_path / "instance"),
-                                                     "ONEMAP_DATABASE_URL": url})
+                                                     "ONEMAP_DATABASE_URL": url, "ONEMAP_LANG": "en"})
     return result.exit_code, result.output
 
 

@@ -117,7 +117,7 @@ def test_backup_and_restore_carry_the_photos_from_bucket_to_bucket(app, client, 
     runner = CliRunner()
     source = {"ONEMAP_INSTANCE": str(app.config["ONEMAP"].instance), "ONEMAP_MEDIA_URL": f"s3://{bucket}/{PREFIX}",
               "ONEMAP_S3_ENDPOINT": s3_server.endpoint}
-    done = runner.invoke(main, ["backup", str(tmp_path / "backup")], env=source)
+    done = runner.invoke(main, ["backup", str(tmp_path / "backup")], env=source | {"ONEMAP_LANG": "en"})
     assert done.exit_code == 0, done.output
     assert "3 photo file(s)" in done.output  # original, shown copy, thumbnail
 
