@@ -98,7 +98,8 @@ def extract() -> None:
         known = {m.id: m.string for m in [*catalog, *catalog.obsolete.values()] if m.id and m.string}
         catalog.update(template, no_fuzzy_matching=True)
         for message in catalog:
-            if message.id and not any((message.string,) if isinstance(message.string, str) else message.string):
+            strings = (message.string,) if isinstance(message.string, str) else (message.string or ())
+            if message.id and not any(strings):
                 message.string = known.get(message.id, message.string)
         write(catalog, path)
     compile_all()

@@ -60,7 +60,8 @@ def site(app):
 def open_page(page, base: str, path: str, site_id: int) -> None:
     """Go to one of ROLE_PAGES and wait until it has drawn."""
     page.goto(base + path.format(site=site_id))
-    page.wait_for_load_state("load")
+    # every request answered: nothing is still being sent when the test closes the browser
+    page.wait_for_load_state("networkidle")
     ready = READY.get(path.partition("?")[0])
     if ready:
         page.wait_for_selector(ready, timeout=15_000)

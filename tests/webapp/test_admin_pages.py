@@ -61,8 +61,8 @@ def test_created_user_can_log_in(app, client, admin):
 
 
 @pytest.mark.parametrize("data, status, words", [
-    ({"username": "worker", "role": "worker", "password": "long enough 1"}, 409, "already exists"),
-    ({"username": "li", "role": "worker", "password": "short"}, 422, "at least 8"),
+    ({"username": "worker", "role": "worker", "password": "long enough 1"}, 409, "已存在"),
+    ({"username": "li", "role": "worker", "password": "short"}, 422, "密码至少 8 位"),
     ({"username": "li", "role": "boss", "password": "long enough 1"}, 422, "role"),
     ({"username": "a b", "role": "worker", "password": "long enough 1"}, 422, "username"),
 ])
@@ -83,7 +83,7 @@ def test_reset_password_old_fails_new_works(app, client, admin):
     assert response.status_code == 302
     short = client.post("/admin/users/planner/password", data={"csrf_token": admin.token, "password": "x"})
     assert short.status_code == 422
-    assert "at least 8" in _row(short.get_data(as_text=True), "planner")
+    assert "密码至少 8 位" in _row(short.get_data(as_text=True), "planner")
     assert client.post("/admin/users/nobody/password",
                        data={"csrf_token": admin.token, "password": NEW_PASSWORD}).status_code == 404
     _logout(admin)
@@ -139,7 +139,7 @@ def test_a_deactivated_users_open_session_ends(app, client, auth):
 def test_admin_cannot_deactivate_themselves(app, client, admin):
     response = client.post("/admin/users/admin/active", data={"csrf_token": admin.token, "active": "0"})
     assert response.status_code == 422
-    assert "cannot deactivate your own account" in _row(response.get_data(as_text=True), "admin")
+    assert "不能停用自己的账号" in _row(response.get_data(as_text=True), "admin")
     assert _user(app, "admin").active is True
 
 

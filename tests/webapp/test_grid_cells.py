@@ -39,7 +39,7 @@ def test_grid_cells_import_assign_and_what_a_worker_may_see_and_file(tmp_path, m
     assert imported.exit_code == 0, imported.output
 
     unknown = run("users", "assign", "li", "--grid", "HS-X")
-    assert unknown.exit_code == 1 and "no grid cell HS-X" in unknown.output
+    assert unknown.exit_code == 1 and "没有网格 HS-X" in unknown.output  # the CLI follows ONEMAP_LANG (zh_CN)
     assert run("users", "assign", "li", "--grid", "HS-W").exit_code == 0
 
     from webapp import create_app

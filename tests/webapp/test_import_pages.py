@@ -144,7 +144,7 @@ def test_a_comment_too_long_is_refused_naming_it_and_nothing_is_written(app, cli
     auth.login_as("manager")
     before = counts(app)
     refused = upload(client, auth, geojson(zone("Z1", 0)), comment="长" * 2001)
-    assert refused.status_code == 422 and "comment: text of at most 2000 characters" in refused.get_data(
+    assert refused.status_code == 422 and "说明不超过 2000 个字" in refused.get_data(
         as_text=True)
     assert waiting(app) == [] and counts(app) == before
     text = upload(client, auth, geojson(zone("Z1", 0))).get_data(as_text=True)

@@ -105,7 +105,7 @@ def test_approve_and_reject_through_the_forms(app, client, auth, zones):
 
     again = client.post(f"/manage/reports/{first}/review", data={"csrf_token": token, "decision": "reject",
                                                                   "comment": "改主意"})
-    assert again.status_code == 409 and "already approved" in again.get_data(as_text=True)
+    assert again.status_code == 409 and "已审核" in again.get_data(as_text=True)
     assert _stored(app, first)["status"] == "approved"
     assert client.post(f"/manage/reports/{first}/review",
                        data={"csrf_token": token, "decision": "maybe"}).status_code == 422
@@ -185,7 +185,7 @@ def test_assignment_page_filters_by_county_and_name_and_shows_other_workers(app,
 @pytest.mark.parametrize("data, status, words", [
     ({"worker": "worker", "action": "assign"}, 422, "请至少勾选一个站点"),
     ({"action": "assign", "site": ["1"]}, 422, "请选择网格员"),
-    ({"worker": "planner", "action": "assign", "site": ["1"]}, 422, "sites are assigned to workers"),
+    ({"worker": "planner", "action": "assign", "site": ["1"]}, 422, "站点只能分配给网格员"),
     ({"worker": "nobody", "action": "assign", "site": ["1"]}, 404, "nobody"),
     ({"worker": "worker", "action": "assign", "site": ["1", "99999"]}, 404, "99999"),
     ({"worker": "worker", "action": "unassign", "site": ["1"], "x": ""}, 302, ""),

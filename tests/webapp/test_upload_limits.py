@@ -26,13 +26,14 @@ def app_env():
 
 @pytest.fixture
 def filing(app):
-    """(site, Bearer header) for a worker assigned to one village zone."""
+    """(site, headers) for a worker assigned to one village zone: a Bearer token, and English answers
+    (the tests read the English of the messages; a script gets the language it asks for)."""
     now = datetime.now(UTC)
     with app.app_context(), get_uow(write=True) as uow:
         site = next(uow.sites.find(layer_id="sanitation_zones"))
         services.assign_sites("worker", [site.id], uow=uow, actor="test", now=now)
         token = services.issue_token("worker", uow=uow, actor="test", now=now)
-    return site, {"Authorization": f"Bearer {token}"}
+    return site, {"Authorization": f"Bearer {token}", "Accept-Language": "en"}
 
 
 def noisy_jpeg(side: int, quality: int = 95) -> bytes:

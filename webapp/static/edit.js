@@ -192,9 +192,10 @@
     Object.values(slots || {}).forEach((s) => { s.textContent = ""; });
     clearProblem();
     if (data.field === "attributes" && Array.isArray(data.details)) {
-      data.details.filter((d) => typeof d === "string").forEach((d) => {
-        const slot = slots && slots["attributes." + d.split(":")[0]];
-        if (slot) slot.textContent = d;
+      // each problem is {field: "attributes.<name>", message}, in the page's language
+      data.details.filter((d) => d && typeof d.field === "string").forEach((d) => {
+        const slot = slots && slots[d.field];
+        if (slot) slot.textContent = d.message;
       });
     } else if (slots && slots[data.field]) {
       slots[data.field].textContent = data.message;

@@ -5,12 +5,12 @@
 // /vendor assets these pages use are served from the cache and refreshed behind. Nothing
 // else is touched: the map, the API and every POST go straight to the network.
 "use strict";
-const CACHE = "onemap-worker-v2"; // v2: interface text from i18n.js and the page's catalogue
+const CACHE = "onemap-worker-v2"; // v2: interface text from i18n.js and the page's catalogue; the menu (menu.js)
 const PAGES = /^\/my(\/sites\/\d+\/report)?$/;
 const ASSETS = /^\/(static|vendor)\//;
 const SLOW_NETWORK_MS = 4000;
-const PRECACHE = ["/static/onemap.css", "/static/i18n.js", "/static/worker.js", "/static/report-queue.js",
-                  "/static/photos.js", "/static/favicon.svg"];
+const PRECACHE = ["/static/onemap.css", "/static/i18n.js", "/static/menu.js", "/static/worker.js",
+                  "/static/report-queue.js", "/static/photos.js", "/static/favicon.svg"];
 
 // A page is kept under its path alone (?lang=… is remembered by the session anyway).
 const pageKey = (url) => new URL(url, self.location.origin).pathname;
