@@ -83,12 +83,6 @@ def _coerce(attr: AttributeDef, value: Any) -> Any:
                          kind=repr(kind)))
 
 
-def clean_attributes(layer: LayerDef, properties: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """`check_attributes` with its problems as English text."""
-    clean, problems = check_attributes(layer, properties)
-    return clean, [str(p) for p in problems]
-
-
 def check_attributes(layer: LayerDef, properties: dict[str, Any]) -> tuple[dict[str, Any], list[Message]]:
     """Attributes of ``layer`` found in ``properties``, coerced; and one message per problem, naming the
     attribute (``{attribute}``).

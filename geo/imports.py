@@ -21,11 +21,11 @@ from typing import Any
 import orjson
 import shapely
 
-from geo.attributes import clean_attributes, clean_comment
+from geo.attributes import check_attributes, clean_comment
 from geo.geometry import round_coords
-from geo.io.read import Candidate, ReadResult, Rejection, read_features, unreadable
+from geo.io.read import Candidate, ReadResult, Rejection, read_features
 from geo.messages import Message, msg
-from geo.model import Conflict, InvalidInput, LayerDef, Site
+from geo.model import Conflict, InvalidInput, LayerDef, Site, UnreadableFile
 from geo.storage.base import UnitOfWork
 
 Progress = Callable[[int, int], None] | None  # (done, total)
@@ -105,7 +105,7 @@ def prepare_sites(layer: LayerDef, candidates: Iterable[Candidate], locate: Coun
         elif status not in allowed:
             problems.append(msg("status_not_allowed", "status: {value} is not one of {allowed}",
                                 field="status", value=repr(status), allowed=", ".join(sorted(allowed))))
-        attributes, attribute_problems = clean_attributes(layer, props)
+        attributes, attribute_problems = check_attributes(layer, props)
         problems += attribute_problems
         county, ref = _text(props, "county"), _text(props, "ref")
         # Refused here, with the feature named, rather than failing the whole import on one backend.
@@ -128,7 +128,7 @@ def read_for_layer(layer: LayerDef, path: Path, crs: str | None, locate: CountyL
 
 def _read(layer: LayerDef, path: Path, crs: str | None) -> ReadResult:
     if path.is_file() and path.stat().st_size == 0:
-        raise unreadable(path.name, msg("empty_file", "the file is empty (0 bytes)"))
+        raise UnreadableFile(path.name, msg("empty_file", "the file is empty (0 bytes)"))
     return read_features(path, crs=crs, allowed_types=layer.geometry_type)
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from geo.messages import Message
+from geo.messages import Message, msg
 
 ROLES = ("planner", "worker", "manager", "admin")
 
@@ -110,8 +110,8 @@ class UnreadableFile(OneMapError):
 
     code = "unreadable_file"
 
-    def __init__(self, file: str, reason: str):
-        super().__init__(f"{file}: {reason}")
+    def __init__(self, file: str, reason: str | Message):
+        super().__init__(msg("unreadable_file", "{file}: {reason}", file=file, reason=reason))
         self.file, self.reason = file, reason
 
 

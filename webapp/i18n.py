@@ -16,6 +16,7 @@ from babel import Locale, support
 from flask import current_app, has_app_context, has_request_context, request, session
 from flask_babel import Babel, LazyString
 
+from geo.layers import value_label
 from geo.messages import Message
 from geo.model import OneMapError
 
@@ -89,7 +90,7 @@ def init_app(app) -> None:
     timefmt.init_app(app)  # |local_datetime, |local_date: times in ONEMAP_TIMEZONE
 
     app.jinja_env.globals.update(_=_, labels=labels, translate=translate, gettext=_, ngettext=ngettext,
-                                 label=label, html_lang=html_lang,
+                                 label=label, html_lang=html_lang, value_label=value_label,
                                  current_language=current_language, format_number=format_number)
     from webapp.script_catalogue import catalogue_json
 

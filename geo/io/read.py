@@ -86,13 +86,6 @@ class Rejection:
     reason: Message | str  # a Message, translated where it is shown
 
 
-def unreadable(file: str, reason: Message) -> UnreadableFile:
-    """UnreadableFile for ``file`` whose text ("file: reason") is translated where it is shown."""
-    error = UnreadableFile(file, reason)
-    error.text = msg("unreadable_file", "{file}: {reason}", file=file, reason=reason)
-    return error
-
-
 @dataclass
 class ReadResult:
     """Everything read from one file: the candidates, the rejections, and how the file was taken."""
@@ -127,7 +120,7 @@ def read_features(
     path = Path(path)
     fmt = detect_format(path)
     if not path.is_file():
-        raise unreadable(path.name, msg("file_not_found", "file not found"))
+        raise UnreadableFile(path.name, msg("file_not_found", "file not found"))
     target = parse_crs(crs) if crs is not None else None
     raw = _read_csv(path) if fmt.id == "csv" else _read_gdal(path, fmt)
     return _normalise(raw, fmt, target, allowed_types)
@@ -139,18 +132,18 @@ def _read_gdal(path: Path, fmt: Format) -> _Raw:
     try:
         layers = [name for name, geometry_type in pyogrio.list_layers(source) if geometry_type is not None]
         if not layers:
-            raise unreadable(path.name, msg("no_geometry_layer",
+            raise UnreadableFile(path.name, msg("no_geometry_layer",
                                             "no layer with geometries in this {format} file",
                                             format=fmt.label))
         if len(layers) > 1 and fmt.id != "kml":  # KML folders are presentation: read them all
-            raise unreadable(path.name, msg("several_layers",
+            raise UnreadableFile(path.name, msg("several_layers",
                                             "{n} layers ({layers}); keep only the one to import",
                                             n=len(layers), layers=", ".join(layers)))
         notes: list[str] = []
         frames = [_read_layer(source, layer, notes) for layer in layers]
     except _PYOGRIO_ERRORS as exc:
         message = str(exc).replace(source, path.name).split(";")[0].rstrip(".")
-        raise unreadable(path.name, msg("unreadable_format", "not a readable {format} file ({detail})",
+        raise UnreadableFile(path.name, msg("unreadable_format", "not a readable {format} file ({detail})",
                                         format=fmt.label, detail=message)) from exc
     frames = [f for f in frames if len(f)] or frames[:1]
     frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
@@ -167,10 +160,10 @@ def _shapefile_in_zip(path: Path) -> str:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
     except (zipfile.BadZipFile, OSError) as exc:
-        raise unreadable(path.name, msg("not_a_zip", "not a zip archive")) from exc
+        raise UnreadableFile(path.name, msg("not_a_zip", "not a zip archive")) from exc
     unsafe = next((m.filename for m in members if _unsafe_member(m)), None)
     if unsafe is not None:
-        raise unreadable(path.name, msg(
+        raise UnreadableFile(path.name, msg(
             "unsafe_zip_entry",
             "unsafe entry {entry} in the zip archive (a link, or a path leading out of it)",
             entry=repr(unsafe)))
@@ -180,9 +173,10 @@ def _shapefile_in_zip(path: Path) -> str:
         n for n in names if n.lower().endswith(".shp") and "__MACOSX/" not in n and "/._" not in f"/{n}"
     ]
     if not shapefiles:
-        raise unreadable(path.name, msg("no_shapefile_in_zip", "no Shapefile (.shp) inside the zip archive"))
+        raise UnreadableFile(path.name, msg("no_shapefile_in_zip",
+                                            "no Shapefile (.shp) inside the zip archive"))
     if len(shapefiles) > 1:
-        raise unreadable(path.name, msg(
+        raise UnreadableFile(path.name, msg(
             "several_shapefiles", "{n} Shapefiles ({files}); keep only the one to import",
             n=len(shapefiles), files=", ".join(shapefiles)))
     return f"/vsizip/{path}/{shapefiles[0]}"
@@ -238,7 +232,7 @@ def _read_csv(path: Path) -> _Raw:
     wkt = next((columns[n] for n in _CSV_WKT if n in columns), None)
     xy = next(((columns[x], columns[y]) for x, y in _CSV_XY if x in columns and y in columns), None)
     if wkt is None and xy is None:
-        raise unreadable(path.name, msg(
+        raise UnreadableFile(path.name, msg(
             "no_geometry_columns",
             "no geometry columns: expected lon/lat, longitude/latitude, x/y or a WKT column"))
     geometry_columns = [c for c in (wkt, *(xy or ())) if c is not None]
@@ -270,9 +264,9 @@ def _csv_frame(path: Path) -> pd.DataFrame:
         except UnicodeDecodeError:
             continue
         except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-            raise unreadable(path.name, msg("unreadable_csv", "not a readable CSV file ({detail})",
+            raise UnreadableFile(path.name, msg("unreadable_csv", "not a readable CSV file ({detail})",
                                             detail=str(exc))) from exc
-    raise unreadable(path.name, msg("csv_encoding", "not a readable CSV file (unknown text encoding)"))
+    raise UnreadableFile(path.name, msg("csv_encoding", "not a readable CSV file (unknown text encoding)"))
 
 
 def _csv_geometry(cells: dict, wkt: str | None, xy: tuple[str, str] | None) -> BaseGeometry | None:

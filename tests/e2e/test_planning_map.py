@@ -228,7 +228,7 @@ def test_a_zone_drawn_over_another_is_refused_with_a_marker_where_they_overlap(l
     page.fill("#edit-panel input[name=name]", "重叠村")
     page.click("#edit-panel button.edit-save")  # township and key village missing
     page.wait_for_selector('#edit-panel [data-field="attributes.township"] .field-error:not(:empty)')
-    assert "required" in page.locator('[data-field="attributes.key_village"] .field-error').inner_text()
+    assert "缺少必填属性" in page.locator('[data-field="attributes.key_village"] .field-error').inner_text()
     page.fill('#edit-panel [name="attributes.township"]', "芳山镇")
     page.select_option('#edit-panel [name="attributes.key_village"]', "false")
     page.click("#edit-panel button.edit-save")

@@ -2,8 +2,14 @@
 
 import pytest
 
-from geo.attributes import clean_attributes
+from geo.attributes import check_attributes
 from geo.credentials import hash_password, new_token, token_digest, verify_password
+
+
+def clean_attributes(layer, given):
+    """The attributes and the English of each problem."""
+    clean, problems = check_attributes(layer, given)
+    return clean, [str(p) for p in problems]
 
 
 @pytest.fixture

@@ -149,7 +149,7 @@ def test_a_comment_too_long_is_refused_naming_it_and_nothing_is_written(app, cli
     assert waiting(app) == [] and counts(app) == before
     text = upload(client, auth, geojson(zone("Z1", 0))).get_data(as_text=True)
     again = confirm(client, auth, text, comment="长" * 2001)
-    assert again.status_code == 422 and "comment:" in again.get_data(as_text=True)
+    assert again.status_code == 422 and "comment：" in again.get_data(as_text=True)
     assert counts(app) == before and waiting(app) == [token_of(text)]  # still there, to confirm again
 
 

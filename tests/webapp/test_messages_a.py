@@ -74,7 +74,7 @@ def test_an_overlap_names_the_neighbour_and_the_area_in_the_readers_language(app
         assert re.search(rf"overlaps 邻村 \(site {neighbour}\) by \d+\.\d\d ha, near ", body["message"]), body
         assert "zones of this layer may not overlap" in body["message"]
     else:
-        assert re.search(rf"与“邻村”（点位 {neighbour}）重叠 \d+\.\d\d 公顷", body["message"]), body
+        assert re.search(rf"与“邻村”（站点 {neighbour}）重叠 \d+\.\d\d 公顷", body["message"]), body
         assert "不得相互重叠" in body["message"] and "overlap" not in body["message"]
 
 
@@ -95,7 +95,7 @@ def test_a_stale_version_says_who_changed_it_in_the_readers_language(app, client
         assert body["message"].startswith(f"site {site_id} was changed by manager since version 1 "
                                           "(now version 2); nothing was saved"), body
     else:
-        assert body["message"] == (f"点位 {site_id} 在第 1 版之后已被 manager 修改（现为第 2 版），"
+        assert body["message"] == (f"站点 {site_id} 在第 1 版之后已被 manager 修改（现为第 2 版），"
                                    "本次修改未保存：请查看改动，在最新版本上重新修改")
 
 

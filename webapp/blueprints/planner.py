@@ -8,7 +8,6 @@ from flask import Blueprint, current_app, render_template, send_file, url_for
 from flask_login import current_user
 
 from geo import access, queries
-from geo.layers import value_label
 from geo.model import NotFound
 from geo.storage.blobs import LocalBlobs
 from webapp.auth import role_required
@@ -59,8 +58,7 @@ def site_page(site_id: int):
         detail = queries.site_detail(site_id, layers(), uow=uow, user=current_user.user, now=now(),
                                      deleted=access.sees_all_sites(current_user.user))
     feature = queries.site_feature(detail)
-    return render_template("planner/site.html", d=detail, feature=feature, counties=county_names(),
-                           value_label=value_label)  # an attribute's value shown by its label
+    return render_template("planner/site.html", d=detail, feature=feature, counties=county_names())
 
 
 @bp.get("/dashboard")
