@@ -232,11 +232,11 @@ def test_a_zone_drawn_over_another_is_refused_with_a_marker_where_they_overlap(l
     page.fill('#edit-panel [name="attributes.township"]', "芳山镇")
     page.select_option('#edit-panel [name="attributes.key_village"]', "false")
     page.click("#edit-panel button.edit-save")
-    page.locator(".leaflet-tooltip", has_text="overlaps 旧村").wait_for()
+    page.locator(".leaflet-tooltip", has_text="与“旧村”").wait_for()
     where = page.evaluate("""() => { let at = null; OneMap.map.eachLayer((l) => {
         if (l.options && l.options.className === "edit-problem") at = l.getLatLng(); }); return at; }""")
     assert shape(square).buffer(1e-6).contains(Point(where["lng"], where["lat"]))
-    assert "overlaps" in page.locator("#edit-panel .field-error").first.inner_text()
+    assert "重叠" in page.locator("#edit-panel .field-error").first.inner_text()
     assert page.locator(".edit-done").count() == 0
 
 
