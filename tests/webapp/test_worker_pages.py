@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import shapely
+from babel.numbers import format_decimal
 
 from geo import services
 from geo.model import Site
@@ -108,7 +109,8 @@ def test_form_has_every_checklist_item_and_metric_with_units_and_bounds(app, cli
         assert m.label["zh_CN"] in page
         assert f'name="metric.{m.id}"' in page
         assert f'min="{m.min:g}" max="{m.max:g}"' in page
-        assert f"单位: {m.unit} · 范围: {m.min:g}–{m.max:g}" in page
+        low, high = (format_decimal(v, locale="zh_CN") for v in (m.min, m.max))  # 10000 is 10,000
+        assert f"单位: {m.unit} · 范围: {low}–{high}" in page
     assert 'type="file"' in page and 'accept="image/*"' in page and 'capture="environment"' in page
     assert "multiple" in page and "现场照片（1–10张）" in page and 'name="note"' in page
     assert '<meta name="csrf-token" content="' in page
