@@ -119,7 +119,8 @@ def test_form_has_every_checklist_item_and_metric_with_units_and_bounds(app, cli
     for item in layer.checklist:
         assert item.label["en"] in english
     for m in layer.metrics:
-        assert m.label["en"] in english and f"unit: {m.unit} · range: {m.min:g}–{m.max:g}" in english
+        low, high = (format_decimal(v, locale="en") for v in (m.min, m.max))
+        assert m.label["en"] in english and f"unit: {m.unit} · range: {low}–{high}" in english
     assert ">pass<" in english and ">n/a<" in english and "Photos (1–10)" in english
     assert "Never inspected" in english and "Submit report" in english
 
