@@ -54,8 +54,3 @@ PAGE_LINKS = {
     "next": _l("Next page"),
 }
 
-# after assigning or unassigning
-ASSIGN_DONE = {
-    "assign": _l("{n} site(s) newly assigned to {name}."),
-    "unassign": _l("{n} site(s) taken from {name}."),
-}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import require
-from tests.e2e.test_narrow_screens import PHONE, log_in, open_page, seed_site
+from tests.e2e.pages import PHONE, log_in, open_page, seed_site
 
 DESKTOP = {"width": 1280, "height": 800}
 # (role, page, language, screen); None: nobody logged in. The worker's pages are for phones.
