@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from geo import checks, photos
 from geo.messages import msg
 from geo.model import (
+    ROLE_NAMES,
     Conflict,
     InvalidInput,
     LayerDef,
@@ -62,7 +63,8 @@ class Filed:
 
 def _may_file(user: User, site: Site, uow: UnitOfWork) -> None:
     if user.role not in FILERS:
-        raise PermissionDenied(msg("report_role_cannot_file", "a {role} cannot file reports", role=user.role))
+        raise PermissionDenied(msg("report_role_cannot_file", "a {role} cannot file reports",
+                                   role=ROLE_NAMES.get(user.role, user.role)))
     if not may_see_site(user, site, uow):
         raise NotFound(msg("site_not_found", "site {site} does not exist", site=site.id))
 

@@ -13,6 +13,13 @@ from typing import Any
 from geo.messages import Message, msg
 
 ROLES = ("planner", "worker", "manager", "admin")
+# What people call each role, translated where it is shown (pages, and messages that name a role).
+ROLE_NAMES = {
+    "planner": msg("role_planner", "Planner"),
+    "worker": msg("role_worker", "Grid worker"),
+    "manager": msg("role_manager", "Manager"),
+    "admin": msg("role_admin", "Administrator"),
+}
 
 
 # ---------------------------------------------------------------- errors

@@ -17,7 +17,7 @@ from geo.access import GRID_LAYER
 from geo.imports import CountyLocator, Prepared, Progress, read_for_layer
 from geo.io.read import read_features
 from geo.messages import msg
-from geo.model import ROLES, Conflict, InvalidInput, LayerDef, NotFound, User
+from geo.model import ROLE_NAMES, ROLES, Conflict, InvalidInput, LayerDef, NotFound, User
 from geo.storage.base import UnitOfWork
 
 USERNAME = re.compile(r"^[\w.@-]{2,64}$")
@@ -126,7 +126,8 @@ def assign_sites(username: str, site_ids: Iterable[int], *, uow: UnitOfWork, act
     user = _user(username, uow)
     if user.role != "worker":
         raise InvalidInput(msg("assign_not_a_worker", "{username} is a {role}; sites are assigned to workers",
-                               username=repr(username), role=user.role), field="username")
+                               username=repr(username), role=ROLE_NAMES.get(user.role, user.role)),
+                           field="username")
     wanted = sorted(set(site_ids))
     found = {s.id for s in uow.sites.find(ids=wanted)}
     missing = [i for i in wanted if i not in found]

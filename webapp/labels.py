@@ -2,15 +2,14 @@
 translated into the language of the request that reads it. The page scripts' texts are in the
 scripts themselves (`_()` of webapp/static/i18n.js)."""
 
-from webapp.i18n import lazy as _l
+from flask_babel import LazyString
 
-# user roles
-ROLES = {
-    "planner": _l("Planner"),
-    "worker": _l("Grid worker"),
-    "manager": _l("Manager"),
-    "admin": _l("Administrator"),
-}
+from geo.model import ROLE_NAMES
+from webapp.i18n import lazy as _l
+from webapp.i18n import translate
+
+# user roles (named in geo/, where messages name them too)
+ROLES = {role: LazyString(translate, name) for role, name in ROLE_NAMES.items()}
 
 # the review state of a report
 REVIEW = {

@@ -124,3 +124,13 @@ def test_attribute_problems_are_listed_per_field_and_translated(app, client):
         assert answer.status_code == 422 and body["field"] == "attributes", body
         assert says in body["message"]
         assert body["details"] == [{"field": "attributes.households", "message": says}]
+
+
+@pytest.mark.parametrize("extra, says", [({}, "规划人员"), ({"Accept-Language": "en"}, "Planner")])
+def test_a_message_that_names_a_role_names_it_as_people_do(app, client, zone, extra, says):
+    headers = {"Authorization": f"Bearer {token_for(app, 'planner')}", **extra}
+    data = {"report": json.dumps(report(zone)), "photos": [(io.BytesIO(jpeg()), "p0.jpg")]}
+    answer = client.post(f"/api/v1/sites/{zone.id}/reports", data=data, headers=headers,
+                         content_type="multipart/form-data")
+    assert answer.status_code == 403 and answer.get_json()["error"] == "forbidden"
+    assert says in answer.get_json()["message"] and "planner" not in answer.get_json()["message"]
