@@ -8,7 +8,7 @@ each step measures:
 - bytes per report: the size of the reports and photos tables with their indexes (SQLite's
   ``dbstat``, PostgreSQL's ``pg_total_relation_size``) divided by the reports stored;
 - a site page's history (``ReportRepo.find`` for one site, newest 50): should stay flat;
-- the dashboard's metric sums over a layer (``ReportRepo.metric_sums``): grows with the table;
+- the dashboard's metric sums over a layer (``DashboardView.metric_sums``): grows with the table;
 - a full reports export's rows (``ReportRepo.export_batches``): grows with the table.
 
 These are the numbers docs/deployment.md uses to say when reports should be
@@ -37,6 +37,7 @@ sys.path.insert(0, str(HERE))
 import backends  # noqa: E402
 import results  # noqa: E402
 
+from geo.access import system_user  # noqa: E402
 from geo.status import report_result  # noqa: E402
 from webapp.cli import init_instance  # noqa: E402
 from webapp.settings import load_config  # noqa: E402
@@ -102,8 +103,9 @@ def reads(store, sites: list[int]) -> dict[str, float]:
     picks = iter(random.Random(7).choices(sites, k=20))
     with store.unit_of_work() as uow:
         history = _median_ms(lambda: uow.reports.find(site_ids=[next(picks)], limit=50), 20)
-        metrics = _median_ms(lambda: uow.reports.metric_sums(ZONES, ["garbage_tonnes", "person_times"]), 3)
-        export = _median_ms(lambda: sum(len(b) for b in uow.reports.export_batches(ZONES)), 3)
+        metrics = _median_ms(
+            lambda: uow.dashboard_view.metric_sums(ZONES, ["garbage_tonnes", "person_times"]), 3)
+        export = _median_ms(lambda: sum(len(b) for b in uow.export_view.report_batches(ZONES)), 3)
     return {"history": history, "metrics": metrics, "export": export}
 
 
@@ -115,7 +117,7 @@ def run_backend(backend: str, steps: list[int], server, tmp: Path) -> list[dict]
         config = load_config(env=backends.onemap_env(env))
         store, _ = init_instance(config)
         with store.unit_of_work(write=True) as uow:
-            services.add_user("worker", "worker", "correct horse 9", uow=uow, actor="bench",
+            services.add_user("worker", "worker", "correct horse 9", uow=uow, user=system_user("bench"),
                               now=datetime.now(UTC))
         with store.unit_of_work() as uow:
             sites = [s.id for s in uow.sites.find(layer_id=ZONES)]

@@ -43,6 +43,8 @@ import results
 import sqlalchemy as sa
 from PIL import Image
 
+from geo import accounts
+from geo.access import system_user
 from geo.storage import open_store
 from geo.storage import schema as t
 
@@ -78,11 +80,12 @@ def build_onemap(env: dict) -> tuple[str, int, dict]:
     store, _ = init_instance(load_config(env=backends.onemap_env(env)))
     now = datetime.now(UTC)
     with store.unit_of_work(write=True) as uow:
-        services.add_user("bench-worker", "worker", "benchmark password 1", uow=uow, actor="bench", now=now)
+        services.add_user("bench-worker", "worker", "benchmark password 1", uow=uow,
+                          user=system_user("bench"), now=now)
     with store.unit_of_work(write=True) as uow:
         site = next(uow.sites.find(layer_id="sanitation_zones"))
-        services.assign_sites("bench-worker", [site.id], uow=uow, actor="bench", now=now)
-        token = services.issue_token("bench-worker", uow=uow, actor="bench", now=now)
+        accounts.assign_sites("bench-worker", [site.id], uow=uow, user=system_user("bench"), now=now)
+        token = services.issue_token("bench-worker", uow=uow, user=system_user("bench"), now=now)
     store.close()
     point = site.geometry.representative_point()
     return token, site.id, {"lat": point.y, "lon": point.x, "accuracy": 8}

@@ -39,6 +39,7 @@ import sqlalchemy as sa
 from generate import CENTRE, VIEW_DEG, dense_box, generate_zones
 
 from geo import services
+from geo.access import system_user
 from geo.model import Site
 from webapp import create_app
 from webapp.cli import init_instance, prepare_for_serving
@@ -81,11 +82,11 @@ def build_instance(config, zones: list) -> tuple[str, float]:
         uow.commit()
     insert_seconds = time.perf_counter() - started
     with store.unit_of_work(write=True) as uow:
-        services.add_user(USER, "planner", PASSWORD, uow=uow, actor="benchmark", now=now)
+        services.add_user(USER, "planner", PASSWORD, uow=uow, user=system_user("benchmark"), now=now)
     with store.unit_of_work(write=True) as uow:
-        services.add_user(MANAGER, "manager", PASSWORD, uow=uow, actor="benchmark", now=now)
+        services.add_user(MANAGER, "manager", PASSWORD, uow=uow, user=system_user("benchmark"), now=now)
     with store.unit_of_work(write=True) as uow:
-        token = services.issue_token(USER, uow=uow, actor="benchmark", now=now)
+        token = services.issue_token(USER, uow=uow, user=system_user("benchmark"), now=now)
     store.close()
     return token, insert_seconds
 

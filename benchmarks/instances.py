@@ -25,6 +25,7 @@ import geopandas as gpd  # noqa: E402
 from generate import generate_zones  # noqa: E402
 
 from geo import imports, services  # noqa: E402
+from geo.access import system_user  # noqa: E402
 from geo.layers import load_layers  # noqa: E402
 from webapp.cli import init_instance  # noqa: E402
 from webapp.settings import load_config  # noqa: E402
@@ -74,14 +75,14 @@ def build(env: dict[str, str], n: int, *, seed: int = SEED, fresh: bool = False)
     started = time.perf_counter()
     with store.unit_of_work() as uow:
         result = imports.import_sites(load_layers()[LAYER], source, crs=None, skip_invalid=False, uow=uow,
-                                      actor="benchmark", now=now)
+                                      user=system_user("benchmark"), now=now)
     import_s = time.perf_counter() - started
     tokens = {}
     for role, name in USERS.items():
         with store.unit_of_work(write=True) as uow:
-            services.add_user(name, role, PASSWORD, uow=uow, actor="benchmark", now=now)
+            services.add_user(name, role, PASSWORD, uow=uow, user=system_user("benchmark"), now=now)
         with store.unit_of_work(write=True) as uow:
-            tokens[role] = services.issue_token(name, uow=uow, actor="benchmark", now=now)
+            tokens[role] = services.issue_token(name, uow=uow, user=system_user("benchmark"), now=now)
     store.close()
     built = {"recipe": recipe, "zones_file": str(source), "tokens": tokens, "import_s": round(import_s, 1),
              "imported": len(result.added)}

@@ -33,12 +33,13 @@ from geo.geometry import display_level, pixel_tolerance
 from geo.io.geojson import dumps
 from geo.status import effective_status
 from geo.storage import open_store
+from geo.storage.views.filters import SiteFilter
 
 LEAN_SQL = "  what-if: the same SQL without sites.geom"
 
 
 def _captured_sql(store, layer_id: str, bbox, level=None) -> tuple[str, tuple]:
-    """The statement and parameters ``uow.sites.view_rows`` sends for one view."""
+    """The statement and parameters ``uow.map_view.rows`` sends for one view."""
     seen: list[tuple[str, tuple]] = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
@@ -47,7 +48,7 @@ def _captured_sql(store, layer_id: str, bbox, level=None) -> tuple[str, tuple]:
     event.listen(store.engine, "before_cursor_execute", record)
     try:
         with store.unit_of_work() as uow:
-            uow.sites.view_rows(layer_id, bbox=bbox, level=level)
+            uow.map_view.rows(SiteFilter(layer_id=layer_id, bbox=bbox), level=level)
     finally:
         event.remove(store.engine, "before_cursor_execute", record)
     return next((s, p) for s, p in seen if "sites" in s and "geom" in s)
@@ -92,7 +93,7 @@ def breakdown(store, layer, bboxes, zoom: int, user, token: str | None = None) -
             if token:
                 services.user_for_token(token, uow=uow)
                 t = lap("Bearer token look-up (auth)", t)
-            rows = uow.sites.view_rows(layer.id, bbox=bbox, level=level)
+            rows = uow.map_view.rows(SiteFilter(layer_id=layer.id, bbox=bbox), level=level)
             t = lap("view_rows total (SQL + row objects + exact test at the edges)", t)
             raw = uow.connection.connection.dbapi_connection
             raw.execute(statement, parameters).fetchall()

@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import secrets
-import shutil
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from geo.io.files import replace_atomically
 from geo.messages import msg
 from geo.model import Conflict, InvalidInput
 from geo.storage import Store, UnitOfWork
@@ -37,7 +35,7 @@ MEDIA = "media"
 
 def _counts(uow: UnitOfWork) -> dict[str, int]:
     return {"sites": uow.sites.count(), "reports": uow.reports.count(),
-            "photos": len(uow.reports.photo_rows()), "users": len(uow.users.all()),
+            "photos": len(uow.photos.rows()), "users": len(uow.users.all()),
             "counties": uow.counties.count()}
 
 
@@ -52,12 +50,11 @@ def backup(store: Store, blobs, directory: Path, *, now: datetime) -> dict[str, 
         raise InvalidInput(msg("backup_folder_not_empty", "{folder}: the folder is not empty; give a new one",
                                folder=directory), field="directory")
     directory.parent.mkdir(parents=True, exist_ok=True)
-    partial = directory.with_name(f".{directory.name}.partial-{secrets.token_hex(4)}")
-    partial.mkdir()
-    try:
+    with replace_atomically(directory) as partial:
+        partial.mkdir()
         database = store.dump_name
         with store.snapshot(partial / database) as uow:
-            keys, counts = sorted(uow.reports.photo_keys()), _counts(uow)
+            keys, counts = sorted(uow.photos.keys()), _counts(uow)
         media, files, missing = LocalBlobs(partial / MEDIA), {}, []
         for key in keys:
             if not blobs.exists(key):  # a shown copy not made yet: the restored server makes it
@@ -73,10 +70,6 @@ def backup(store: Store, blobs, directory: Path, *, now: datetime) -> dict[str, 
         (partial / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1))
         if directory.exists():
             directory.rmdir()  # empty, checked above
-        os.replace(partial, directory)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
     return manifest
 
 

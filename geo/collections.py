@@ -9,46 +9,22 @@ time a ``datetime`` filter is applied to.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime
 from typing import Any
 
-from geo.exports import LOCAL_TIME, SiteProperties, parse_time
+from geo.exports import SiteProperties
 from geo.io.geojson import feature
 from geo.messages import msg
 from geo.model import LayerDef, NotFound, Site
-from geo.status import effective_status
+from geo.status import status_of
 from geo.storage.base import UnitOfWork
+from geo.storage.views.filters import SiteFilter as Sites
+from geo.times import Bounds
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 10_000
-
-Bounds = tuple[datetime | None, datetime | None]  # inclusive; None is an open end
-
-_OPEN = ("", "..")  # both spellings of an open interval end in OGC API – Features
-
-
-def parse_datetime(text: str, zone: tzinfo = LOCAL_TIME) -> Bounds:
-    """An instant or an interval ``start/end`` (``..`` or nothing for an open end) as inclusive bounds;
-    a date is a whole day in ``zone``.
-
-    Raises ValueError saying what is wrong.
-    """
-    text = text.strip()
-    if "/" not in text:
-        if text in _OPEN:
-            raise ValueError(msg("datetime_empty", "give a time, a date or an interval start/end"))
-        return parse_time(text, end=False, zone=zone), parse_time(text, end=True, zone=zone)
-    start_text, end_text = (part.strip() for part in text.split("/", 1))
-    if "/" in end_text:
-        raise ValueError(msg("interval_slashes", "an interval has one '/' between its start and its end"))
-    start = None if start_text in _OPEN else parse_time(start_text, end=False, zone=zone)
-    end = None if end_text in _OPEN else parse_time(end_text, end=True, zone=zone)
-    if start is not None and end is not None and start > end:
-        raise ValueError(msg("interval_reversed", "the interval starts after it ends"))
-    return start, end
-
 
 @dataclass(frozen=True)
 class ItemQuery:
@@ -68,14 +44,14 @@ class ItemPage:
 
 def site_feature(layer: LayerDef, site: Site, now: datetime, report_count: int = 0) -> dict[str, Any]:
     """A site as a GeoJSON Feature with the properties of a GeoJSON export (Chinese status label)."""
-    status = effective_status(layer, site.status, site.last_inspected_at, site.last_result, now)
-    return feature(site.id, site.geometry, SiteProperties(layer, "zh_CN")(site, status, report_count))
+    return feature(site.id, site.geometry,
+                   SiteProperties(layer, "zh_CN")(site, status_of(layer, site, now), report_count))
 
 
 def _features(layer: LayerDef, ids: list[int], *, uow: UnitOfWork, now: datetime) -> list[dict[str, Any]]:
     if not ids:
         return []
-    counts = uow.sites.report_counts(ids)
+    counts = uow.ogc_view.report_counts(ids)
     return [site_feature(layer, site, now, counts.get(site.id, 0))
             for site in uow.sites.find(layer_id=layer.id, ids=ids)]
 
@@ -88,16 +64,14 @@ def item_page(layer: LayerDef, query: ItemQuery, *, uow: UnitOfWork, now: dateti
     rows here; either way only the page's sites are loaded whole.
     """
     derived = bool(query.status) and layer.status_mode == "cadence"  # stored status is not what is shown
-    stored = None if derived else query.status
+    wanted = Sites.of(layer_id=layer.id, bbox=query.bbox, status=None if derived else query.status,
+                      county=query.county, inspected=query.inspected)
     if query.bbox is None and not derived:
-        matched, page = uow.sites.item_ids(layer.id, status=stored, county=query.county,
-                                           inspected=query.inspected, offset=query.offset, limit=query.limit)
+        matched, page = uow.ogc_view.page(wanted, offset=query.offset, limit=query.limit)
         return ItemPage(_features(layer, page, uow=uow, now=now), matched)
-    rows = uow.sites.item_rows(layer.id, bbox=query.bbox, status=stored, county=query.county,
-                               inspected=query.inspected)
+    rows = uow.ogc_view.rows(wanted)
     if derived:
-        rows = [r for r in rows
-                if effective_status(layer, r.status, r.last_inspected_at, r.last_result, now) in query.status]
+        rows = [r for r in rows if status_of(layer, r, now) in query.status]
     page = [r.id for r in rows[query.offset:query.offset + query.limit]]
     return ItemPage(_features(layer, page, uow=uow, now=now), len(rows))
 
@@ -114,7 +88,7 @@ def item(layer: LayerDef, item_id: str, *, uow: UnitOfWork, now: datetime) -> di
         raise missing from None
     if site.layer_id != layer.id:
         raise missing
-    return site_feature(layer, site, now, uow.sites.report_counts([site.id]).get(site.id, 0))
+    return site_feature(layer, site, now, uow.ogc_view.report_counts([site.id]).get(site.id, 0))
 
 
 def extent(layer: LayerDef, *, uow: UnitOfWork) -> dict[str, Any]:
@@ -122,7 +96,7 @@ def extent(layer: LayerDef, *, uow: UnitOfWork) -> dict[str, Any]:
 
     A member is left out when there is nothing to bound (no sites, or none inspected yet).
     """
-    bbox, inspected = uow.sites.extent(layer.id)
+    bbox, inspected = uow.ogc_view.extent(layer.id)
     out: dict[str, Any] = {}
     if bbox is not None:
         out["spatial"] = {"bbox": [list(bbox)], "crs": CRS84}

@@ -13,16 +13,15 @@ booleans, and local times as ``2026-12-07 21:30`` (text that sorts as it reads).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from geo.counties import names_in
 from geo.layers import value_label
 from geo.model import LayerDef
+from geo.times import LOCAL_TIME, local_time
 
 LANGUAGES = ("zh_CN", "en")
-DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")  # ONEMAP_TIMEZONE's default; the web app and CLI pass theirs
-TIME_FORMAT = "%Y-%m-%d %H:%M"
 TABLE_FORMATS = ("csv", "xlsx")  # tables read by people; GIS formats keep the stable keys and codes
 
 # Column headers of site exports for what is not in a layer definition.
@@ -119,16 +118,6 @@ def report_headers(layer: LayerDef, lang: str) -> dict[str, str]:
     return unique_headers(REPORT_HEADERS, own, lang)
 
 
-def local_time(value: datetime | str | None, zone: ZoneInfo) -> str | None:
-    """A stored moment (a datetime, or its ISO 8601 text) as ``YYYY-MM-DD HH:MM`` in ``zone``."""
-    if value in (None, ""):
-        return None
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    if moment.tzinfo is None:  # stored times are UTC
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(zone).strftime(TIME_FORMAT)
-
-
 class Table:
     """Export rows as a table for people: codes to labels, counties to names, local times.
 
@@ -140,12 +129,11 @@ class Table:
     REPORT_TIMES = ("observed_at", "received_at", "reviewed_at")
 
     def __init__(self, layer: LayerDef, lang: str, counties: dict[str, tuple[str, str | None]],
-                 zone: ZoneInfo = DEFAULT_ZONE):
+                 zone: ZoneInfo = LOCAL_TIME):
         self.lang, self.zone = lang, zone
         self.layer_name = label_in(layer.name, lang)
         self.statuses = {s.code: label_in(s.label, lang) for s in layer.statuses}
-        english = lang == "en"
-        self.counties = {code: (en or zh) if english else zh for code, (zh, en) in counties.items()}
+        self.counties = names_in(counties, lang)
         self.attributes = {a.name: a for a in layer.attributes}
         self.checks = [f"check_{item.id}" for item in layer.checklist]
 

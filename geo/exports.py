@@ -11,11 +11,9 @@ Reports are exported by geo.report_exports, with the helpers here.
 
 from __future__ import annotations
 
-import os
-import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,31 +24,30 @@ import shapely
 
 from geo import history
 from geo.export_labels import (
-    DEFAULT_ZONE,
+    LANGUAGES,
     TABLE_FORMATS,
     Table,
     label_in,
     site_headers,
 )
 from geo.geometry import orient_rfc7946
+from geo.io.files import write_atomically
 from geo.io.formats import writable_format
 from geo.io.geojson import dumps, feature
 from geo.io.write import write_features
 from geo.model import InvalidInput, LayerDef
-from geo.status import effective_status
+from geo.status import status_of
 from geo.storage.base import Store, UnitOfWork
+from geo.storage.views.filters import SiteFilter as Sites
+from geo.times import LOCAL_TIME, iso
 
-LANGUAGES = ("zh_CN", "en")
-# A date given without a time is a calendar day where the users are: the zone the caller passes
-# (the web app: ONEMAP_TIMEZONE), else this one, China Standard Time; so is the date in a download's name.
-LOCAL_TIME = ZoneInfo("Asia/Shanghai")
 BATCH = 1000  # sites per GeoJSON chunk: vectorised geometry work, a few MB at most in memory
 
 # Headers and value labels of the tables people read (CSV, XLSX) are in geo.export_labels.
 
 
 @dataclass(frozen=True)
-class SiteFilter:
+class SiteExportFilter:
     """Which sites an export holds; ``since`` / ``until`` bound the last inspection, both inclusive."""
 
     status: frozenset[str] = frozenset()
@@ -70,35 +67,6 @@ def _given(values: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value not in (None, [], "")}
 
 
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def parse_time(text: str | None, *, end: bool = False, zone: tzinfo = LOCAL_TIME) -> datetime | None:
-    """A ``since`` / ``until`` value: an ISO 8601 time with a UTC offset, or a date (YYYY-MM-DD).
-
-    A date is a whole day in ``zone`` (the web app passes ONEMAP_TIMEZONE): its first instant, or
-    with ``end`` its last, so that ``until=2026-05-31`` includes the 31st. ValueError says what is wrong.
-    """
-    text = (text or "").strip()
-    if not text:
-        return None
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        day = None
-    if day is not None:  # the next day's midnight, not 24 h on: a day with a clock change is 23 or 25 h
-        start = datetime.combine(day + timedelta(days=1) if end else day, time(), zone)
-        return start - timedelta(microseconds=1) if end else start
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is neither a date (YYYY-MM-DD) nor an ISO 8601 time") from None
-    if moment.tzinfo is None:
-        raise ValueError(f"{text!r} needs a UTC offset, e.g. {text}+08:00")
-    return moment
-
-
 def download_name(layer_id: str, ext: str, now: datetime, *, reports: bool = False) -> str:
     """``<layer>-<YYYY-MM-DD>.<ext>`` (``<layer>-reports-…`` for reports), dated where the users are:
     ``now`` is in their time zone."""
@@ -106,7 +74,7 @@ def download_name(layer_id: str, ext: str, now: datetime, *, reports: bool = Fal
     return f"{layer_id}{kind}-{now.date().isoformat()}.{ext}"  # the day in now's zone (ONEMAP_TIMEZONE)
 
 
-def check_site_filter(layer: LayerDef, filters: SiteFilter, lang: str, uow: UnitOfWork) -> None:
+def check_site_filter(layer: LayerDef, filters: SiteExportFilter, lang: str, uow: UnitOfWork) -> None:
     """InvalidInput naming the filter that cannot be applied to ``layer``."""
     for code in sorted(filters.status):
         if not layer.status(code):
@@ -154,18 +122,6 @@ def record_export(uow: UnitOfWork, action: str, layer: LayerDef, fmt: str, filte
     uow.commit()
 
 
-def write_atomically(chunks: Iterable[bytes], path: Path) -> None:
-    """Write chunks to a temporary name beside ``path``, then rename: the file appears whole or not at all."""
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
-    try:
-        with temporary.open("wb") as out:
-            for chunk in chunks:
-                out.write(chunk)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
 # ------------------------------------------------------------------ sites
 SITE_HEAD = ("layer", "name", "status", "status_label", "county", "ref")
 SITE_TAIL = ("last_inspected_at", "last_result", "report_count", "version", "updated_at")
@@ -176,7 +132,7 @@ class SiteProperties:
 
     The status the map shows with its label, every attribute of the layer (null when
     not set, so every row has the same columns), the latest inspection and how many
-    reports count towards the site. Called per row of ``SiteRepo.export_batches``, or with a Site.
+    reports count towards the site. Called per row of ``ExportView.site_batches``, or with a Site.
     """
 
     def __init__(self, layer: LayerDef, lang: str, *, times_as_text: bool = True):
@@ -204,7 +160,7 @@ class SiteProperties:
         return out
 
 
-def _site_batches(layer: LayerDef, filters: SiteFilter, uow: UnitOfWork,
+def _site_batches(layer: LayerDef, filters: SiteExportFilter, uow: UnitOfWork,
                   now: datetime) -> Iterator[list[tuple[Any, str]]]:
     """Lists of (lean row, status shown on the map) of the sites matching the filters, in id order."""
     if filters.as_of is not None:
@@ -215,12 +171,11 @@ def _site_batches(layer: LayerDef, filters: SiteFilter, uow: UnitOfWork,
             yield [(row, row.status) for row in rows[start:start + BATCH]]
         return
     derived = layer.status_mode == "cadence"  # its stored status is not what the map shows: filter after
-    batches = uow.sites.export_batches(
-        layer.id, status=None if derived else filters.status, county=filters.county, bbox=filters.bbox,
-        since=filters.since, until=filters.until, size=BATCH)
-    for rows in batches:
-        pairs = [(row, effective_status(layer, row.status, row.last_inspected_at, row.last_result, now))
-                 for row in rows]
+    inspected = None if filters.since is None and filters.until is None else (filters.since, filters.until)
+    wanted = Sites(layer_id=layer.id, status=frozenset() if derived else filters.status,
+                   county=filters.county, bbox=filters.bbox, inspected=inspected)
+    for rows in uow.export_view.site_batches(wanted, size=BATCH):
+        pairs = [(row, status_of(layer, row, now)) for row in rows]
         if filters.status:
             pairs = [(row, status) for row, status in pairs if status in filters.status]
         if pairs:
@@ -270,10 +225,10 @@ def _from_ragged(group, type_id: int) -> list[dict[str, Any]]:
             for a, b in zip(polygons, polygons[1:], strict=False)]
 
 
-def _site_chunks(layer: LayerDef, filters: SiteFilter, uow: UnitOfWork, now: datetime, lang: str,
+def _site_chunks(layer: LayerDef, filters: SiteExportFilter, uow: UnitOfWork, now: datetime, lang: str,
                  counter: list[int]) -> Iterator[bytes]:
     """The FeatureCollection as byte chunks, one per batch of sites; ``counter[0]`` counts the features."""
-    counts = uow.reports.counts_for_layer(layer.id, at=filters.as_of)
+    counts = uow.export_view.report_counts(layer.id, at=filters.as_of)
     properties = SiteProperties(layer, lang, times_as_text=False)
     yield b'{"type":"FeatureCollection","features":['
     separator = b""
@@ -289,9 +244,9 @@ def _site_chunks(layer: LayerDef, filters: SiteFilter, uow: UnitOfWork, now: dat
     yield b"]}"
 
 
-def _site_features(layer: LayerDef, filters: SiteFilter, fmt: str, uow: UnitOfWork, now: datetime,
+def _site_features(layer: LayerDef, filters: SiteExportFilter, fmt: str, uow: UnitOfWork, now: datetime,
                    lang: str, counter: list[int], zone: ZoneInfo) -> Iterator[dict]:
-    counts = uow.reports.counts_for_layer(layer.id, at=filters.as_of)
+    counts = uow.export_view.report_counts(layer.id, at=filters.as_of)
     table = table_for(fmt, layer, lang, uow, zone)
     properties = SiteProperties(layer, lang, times_as_text=table is None)  # a table writes local times
     headers = headers_for(fmt, site_headers(layer, lang))
@@ -304,8 +259,8 @@ def _site_features(layer: LayerDef, filters: SiteFilter, fmt: str, uow: UnitOfWo
 
 
 def export_sites(layer: LayerDef, path: str | Path, fmt: str, *, uow: UnitOfWork, actor: str | None,
-                 now: datetime, filters: SiteFilter = SiteFilter(), lang: str = "zh_CN",
-                 zone: ZoneInfo = DEFAULT_ZONE) -> int:
+                 now: datetime, filters: SiteExportFilter = SiteExportFilter(), lang: str = "zh_CN",
+                 zone: ZoneInfo = LOCAL_TIME) -> int:
     """Write a layer's sites (filtered) to ``path`` as ``fmt``; returns how many. Audited.
 
     GeoJSON is streamed to disk; the other formats go through GDAL (geo.io.write).
@@ -316,7 +271,8 @@ def export_sites(layer: LayerDef, path: str | Path, fmt: str, *, uow: UnitOfWork
     check_site_filter(layer, filters, lang, uow)
     counter = [0]
     if spec.id == "geojson":
-        write_atomically(_site_chunks(layer, filters, uow, now, lang, counter), Path(path))
+        with write_atomically(Path(path)) as out:
+            out.writelines(_site_chunks(layer, filters, uow, now, lang, counter))
     else:
         write_features(_site_features(layer, filters, spec.id, uow, now, lang, counter, zone), path, spec.id)
     record_export(uow, "sites.export", layer, spec.id, filters, lang, counter[0], actor, now)
@@ -324,7 +280,7 @@ def export_sites(layer: LayerDef, path: str | Path, fmt: str, *, uow: UnitOfWork
 
 
 def stream_sites(layer: LayerDef, *, store: Store, actor: str | None, now: datetime,
-                 filters: SiteFilter = SiteFilter(), lang: str = "zh_CN") -> Iterator[bytes]:
+                 filters: SiteExportFilter = SiteExportFilter(), lang: str = "zh_CN") -> Iterator[bytes]:
     """A layer's sites as GeoJSON byte chunks, for a response body.
 
     The filters are checked now (so a bad one is an error before anything is sent);
@@ -333,15 +289,21 @@ def stream_sites(layer: LayerDef, *, store: Store, actor: str | None, now: datet
     """
     with store.unit_of_work() as uow:
         check_site_filter(layer, filters, lang, uow)
+    return audited_stream(store, "sites.export", layer, filters, lang, actor, now,
+                          lambda uow, counter: _site_chunks(layer, filters, uow, now, lang, counter))
 
+
+def audited_stream(store: Store, action: str, layer: LayerDef, filters, lang: str, actor: str | None,
+                   now: datetime, chunks_of) -> Iterator[bytes]:
+    """The GeoJSON chunks ``chunks_of(uow, counter)`` yields, read in a unit of work of their own (the
+    stream outlives its caller's), then the audit entry, marked incomplete if the client went away first."""
     def chunks() -> Iterator[bytes]:
         counter, complete = [0], False
         with store.unit_of_work() as uow:
             try:
-                yield from _site_chunks(layer, filters, uow, now, lang, counter)
+                yield from chunks_of(uow, counter)
                 complete = True
             finally:
-                record_export(uow, "sites.export", layer, "geojson", filters, lang, counter[0], actor, now,
-                              complete)
+                record_export(uow, action, layer, "geojson", filters, lang, counter[0], actor, now, complete)
 
     return chunks()

@@ -14,21 +14,15 @@ from datetime import datetime
 
 import shapely
 
-from geo.messages import msg
-from geo.model import InvalidInput, LayerDef
+from geo.model import LayerDef
 from geo.status import effective_status, report_result
 from geo.storage.base import UnitOfWork
+from geo.storage.views.filters import SiteFilter
 
 # The fields of SiteRepo's export rows (so exports take either), plus what a map view marks.
 Row = namedtuple("Row", ("id", "name", "status", "county", "ref", "version", "updated_at",
                          "last_inspected_at", "last_result", "last_review", "minx", "miny", "maxx", "maxy",
                          "geom", "attributes"))
-
-
-def check_as_of(at: datetime | None, now: datetime) -> None:
-    if at is not None and at > now:
-        raise InvalidInput(msg("as_of_future", "as_of: is in the future; give today or an earlier day",
-                               field="as_of"), field="as_of")
 
 
 def rows_as_of(layer: LayerDef, at: datetime, *, uow: UnitOfWork, bbox=None, county: str | None = None,
@@ -37,11 +31,12 @@ def rows_as_of(layer: LayerDef, at: datetime, *, uow: UnitOfWork, bbox=None, cou
 
     ``bbox`` is exact (boxes in SQL, then shapely on the candidates); ``attributes`` is JSON text.
     """
-    versions = uow.versions.as_of(layer.id, at, bbox=bbox, county=county, q=q, ids=ids)
+    wanted = SiteFilter.of(layer_id=layer.id, bbox=bbox, county=county, q=q, ids=ids)
+    versions = uow.history_view.sites_as_of(wanted, at)
     if bbox is not None and versions:
         hits = shapely.intersects(shapely.from_wkb([v.geom for v in versions]), shapely.box(*bbox))
         versions = [v for v, hit in zip(versions, hits.tolist(), strict=True) if hit]
-    latest = uow.reports.latest_as_of(layer.id, at)
+    latest = uow.history_view.latest_reports(layer.id, at)
     rows = []
     for v in versions:
         inspected, checklist, review = latest.get(v.site_id, (None, None, None))

@@ -21,14 +21,17 @@ from typing import Any
 import orjson
 import shapely
 
+from geo.access import require_role
 from geo.attributes import check_attributes, clean_comment
+from geo.counties import CountyLocator, counties_of
 from geo.geometry import round_coords
 from geo.io.read import Candidate, ReadResult, Rejection, read_features
 from geo.messages import Message, msg
-from geo.model import Conflict, InvalidInput, LayerDef, Site, UnreadableFile
+from geo.model import Conflict, InvalidInput, LayerDef, Site, UnreadableFile, User
 from geo.storage.base import UnitOfWork
 
 Progress = Callable[[int, int], None] | None  # (done, total)
+IMPORT_SITES = msg("action_import_sites", "importing sites")
 
 
 # ------------------------------------------------------------------ features → sites
@@ -38,18 +41,6 @@ class Prepared:
     indexes: list[int] = field(default_factory=list)  # position in the file of each site
     status_given: list[bool] = field(default_factory=list)  # did the feature carry a status
     rejections: list[Rejection] = field(default_factory=list)
-
-
-class CountyLocator:
-    """Which county a geometry lies in (by its representative point), with an STRtree."""
-
-    def __init__(self, counties: list[dict[str, Any]]):
-        self.codes = [c["code"] for c in counties]
-        self.tree = shapely.STRtree([c["geometry"] for c in counties])
-
-    def code_for(self, geometry) -> str | None:
-        hits = self.tree.query(geometry.representative_point(), predicate="intersects")
-        return self.codes[min(hits)] if len(hits) else None
 
 
 def _text(properties: dict[str, Any], *names: str) -> str | None:
@@ -286,15 +277,18 @@ def _plan(layer: LayerDef, path: Path, result: ReadResult, prepared: Prepared, u
     return plan
 
 
-def preview_import(layer: LayerDef, path: Path, crs: str | None, uow: UnitOfWork) -> ImportPlan:
+def preview_import(layer: LayerDef, path: Path, crs: str | None, uow: UnitOfWork, *,
+                   user: User) -> ImportPlan:
     """What importing ``path`` into ``layer`` would add, update, leave unchanged and reject; writes nothing.
+    A manager's work, as the import is.
 
     Raises UnreadableFile when the file cannot be read at all (empty, wrong type, a zip
     without a Shapefile, a CSV without coordinates) and InvalidInput for an unknown CRS.
     """
+    require_role(user, "manager", action=IMPORT_SITES)
     path = Path(path)
     result = _read(layer, path, crs)
-    prepared = _prepare(layer, result, CountyLocator(uow.counties.all()))
+    prepared = _prepare(layer, result, counties_of(uow))
     return _plan(layer, path, result, prepared, uow)
 
 
@@ -320,7 +314,7 @@ def import_sites(
     crs: str | None,
     skip_invalid: bool,
     uow: UnitOfWork,
-    actor: str | None,
+    user: User,
     now: datetime,
     progress: Progress = None,
     expect: str | None = None,
@@ -332,12 +326,14 @@ def import_sites(
     each rejected feature; with ``skip_invalid`` the others are imported. ``expect`` is
     the digest of a preview: when the import would now do anything else, PlanChanged
     carries the new preview and nothing is written. ``comment`` (why) is stored on every
-    version the import records.
+    version the import records. A manager's work: ``user`` is checked, and recorded as the actor.
     """
+    require_role(user, "manager", action=IMPORT_SITES)
+    actor = user.username
     comment = clean_comment(comment)
     path = Path(path)
     result = _read(layer, path, crs)  # the slow part, before the write lock
-    prepared = _prepare(layer, result, CountyLocator(uow.counties.all()))
+    prepared = _prepare(layer, result, counties_of(uow))
     uow.begin_write()  # matching and writing see the same stored sites
     plan = _plan(layer, path, result, prepared, uow)
     if expect is not None and plan.digest != expect:

@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from geo import checks, photos
+from geo.access import sees_all_sites
 from geo.messages import msg
 from geo.model import (
     ROLE_NAMES,
@@ -45,6 +46,7 @@ PHOTO_PREFIX = "photos"
 ORPHAN_AGE = timedelta(minutes=10)
 LIMITS = photos.Limits()
 FILERS = ("worker", "manager", "admin")
+REVIEWERS = ("manager", "admin")
 REVIEWED = {"approved": msg("review_state_approved", "approved"),
             "rejected": msg("review_state_rejected", "rejected")}
 
@@ -167,7 +169,7 @@ def _discard(blobs, keys: list[str]) -> None:
 
 
 def review_report(report_id: int, decision: str, comment: str, *, layers: dict[str, LayerDef],
-                  uow: UnitOfWork, actor: str, now: datetime, status: str | None = None) -> dict[str, Any]:
+                  uow: UnitOfWork, user: User, now: datetime, status: str | None = None) -> dict[str, Any]:
     """Approve or reject a report; a stage layer's site may move to ``status`` with an approval.
 
     A rejected report stops counting towards the site's status at once.
@@ -179,9 +181,9 @@ def review_report(report_id: int, decision: str, comment: str, *, layers: dict[s
     if decision == "reject" and not comment:
         raise InvalidInput(msg("review_reason_required", "comment: say why the report is rejected"),
                            field="comment")
-    found = uow.users.by_name(actor)
-    if not found or found[0].role not in ("manager", "admin"):
+    if user.role not in REVIEWERS:
         raise PermissionDenied(msg("review_managers_only", "only managers review reports"))
+    actor = user.username
     report = uow.reports.get(report_id)
     if report["status"] != "pending":
         raise Conflict(msg("review_already_done", "report {report} was already {status}", report=report_id,
@@ -200,12 +202,21 @@ def review_report(report_id: int, decision: str, comment: str, *, layers: dict[s
                                  detail={"report": report_id})
             uow.audit.record(actor, "site.status", f"site:{site.id}",
                              {"from": site.status, "to": status, "report": report_id}, now)
-    uow.reports.set_review(report_id, "approved" if decision == "approve" else "rejected", found[0].id,
+    uow.reports.set_review(report_id, "approved" if decision == "approve" else "rejected", user.id,
                            comment, now)
     uow.reports.refresh_latest(site.id, report_result)
     uow.audit.record(actor, f"report.{decision}", f"report:{report_id}", {"comment": comment}, now)
     uow.commit()
     return uow.reports.get(report_id)
+
+
+def list_reports(*, uow: UnitOfWork, user: User, site_id: int | None = None, since: datetime | None = None,
+                 status: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+    """Reports, newest first, with their photos: every report for those who see every site, a grid
+    worker's own otherwise; of one site, filed since a moment, in one review state, at most ``limit``."""
+    mine = None if sees_all_sites(user) else user.id
+    return uow.reports.find(site_ids=[site_id] if site_id else None, since=since, status=status,
+                            user_id=mine, limit=limit)
 
 
 def derive_photos(report_ids: list[int] | None, *, uow: UnitOfWork, blobs,
@@ -216,7 +227,7 @@ def derive_photos(report_ids: list[int] | None, *, uow: UnitOfWork, blobs,
 
 def missing_copies(report_ids: list[int] | None, *, uow: UnitOfWork, blobs) -> list[dict[str, Any]]:
     """The photo rows (of these reports, or of all) whose shown copy or thumbnail is not stored."""
-    return [row for row in uow.reports.photo_rows(report_ids)
+    return [row for row in uow.photos.rows(report_ids)
             if not (blobs.exists(row["display_key"]) and blobs.exists(row["thumbnail_key"]))]
 
 
@@ -235,7 +246,7 @@ def sweep_orphan_photos(*, uow: UnitOfWork, blobs, before: datetime | None = Non
     With ``before``, only files written before then: with several servers on one database,
     a file another server wrote a moment ago may be that of a filing about to commit.
     """
-    known = uow.reports.photo_keys()
+    known = uow.photos.keys()
     orphans = [key for key in blobs.keys(PHOTO_PREFIX, before=before) if key not in known]
     for key in orphans:
         blobs.delete(key)

@@ -28,7 +28,6 @@ from geo.model import (
 )
 
 GEOMETRY_TYPES = ("Point", "LineString", "Polygon")
-ATTRIBUTE_TYPES = ("string", "integer", "number", "boolean", "date", "list")
 CADENCE_STATUSES = ("ok", "needs_attention", "overdue", "never_inspected")
 # Properties every site may carry whatever its layer: where a position or shape
 # came from, and whether it is approximate or only illustrative.

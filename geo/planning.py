@@ -9,12 +9,17 @@ place of a self-intersection is named), inside its county where the layer says s
 and not overlapping a sibling where the layer forbids it (imports do not apply these
 placement rules). Attribute values get an import's checks (geo.attributes), but an
 attribute the layer does not declare is refused here, where an import ignores it.
+
+Planning is a manager's work: each use case takes the user who acts and checks their
+role itself (geo.access.require_role). A change answers with what it wrote, built in
+its own transaction before the commit (``Planned``): nothing is read again afterwards.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -23,17 +28,21 @@ from pyproj import Geod
 from shapely.geometry import shape
 from shapely.ops import split as split_geometry
 
+from geo import queries
+from geo.access import require_role
 from geo.attributes import check_attributes, clean_comment
+from geo.counties import counties_of
 from geo.geometry import base_type, either, round_coords
-from geo.imports import CountyLocator
 from geo.messages import Message, msg
-from geo.model import InvalidInput, LayerDef, NotFound, Site, StaleVersion
+from geo.model import InvalidInput, LayerDef, NotFound, Site, StaleVersion, User
+from geo.status import status_of
 from geo.storage.base import UnitOfWork
 
 _GEOD = Geod(ellps="WGS84")
 MAX_VERTICES = 100_000  # a drawn site with more is a mistake, not a village
 MIN_OVERLAP_M2 = 1.0  # shared edges drawn with snapping differ by far less; an overlap is more
 FIELDS = ("name", "status", "county", "ref")
+PLAN_SITES = msg("action_plan_sites", "changing sites")
 # What GEOS says is wrong with an invalid geometry (lower case, without its place), for the translations.
 GEOS_PROBLEMS = {
     "self-intersection": msg("geos_self_intersection", "self-intersection"),
@@ -159,7 +168,7 @@ def check_placement(
 ) -> None:
     """The layer's rules for where a site may lie: inside its county, not over a sibling (not ``ignore``)."""
     if layer.within == "county":
-        found = next((c for c in uow.counties.all() if c["code"] == county), None)
+        found = counties_of(uow).get(county)
         if found is None:
             raise InvalidInput(
                 msg("placement_no_county",
@@ -197,7 +206,7 @@ def check_placement(
 
 
 def _county_of(geometry, uow: UnitOfWork) -> str | None:
-    return CountyLocator(uow.counties.all()).code_for(geometry)
+    return counties_of(uow).code_for(geometry)
 
 
 def _only(data: dict[str, Any], allowed: tuple[str, ...]) -> None:
@@ -268,9 +277,36 @@ def _base_version(value: Any) -> int:
     return value
 
 
+# ------------------------------------------------------------------ answers
+@dataclass(frozen=True)
+class Planned:
+    """What a planning change answers with: the site as written, and its GeoJSON Feature as
+    ``GET /api/v1/sites/<id>`` shows it (its status at the change's ``now``, its latest report)."""
+
+    site: Site
+    feature: dict[str, Any]
+
+
+def _answer(site: Site, layer: LayerDef, uow: UnitOfWork, now: datetime, *, new: bool = False) -> Planned:
+    """``site`` (as written) with its Feature, from the change's own transaction: the site's reports are
+    read there (a new site has none); the site itself is not read again."""
+    reports = [] if new else uow.reports.find(site_ids=[site.id])
+    latest = next((r for r in reports if r["status"] != "rejected"), None)
+    detail = {"site": site, "layer": layer, "status": status_of(layer, site, now), "latest": latest}
+    return Planned(site, queries.site_feature(detail))
+
+
+def _written(site: Site, version: int, now: datetime) -> Site:
+    """A stored site as an UPDATE just wrote it: its geometry at the stored precision, live again."""
+    return replace(site, geometry=round_coords(site.geometry, 6), version=version, updated_at=now,
+                   deleted_at=None)
+
+
 # ------------------------------------------------------------------ use cases
-def create_site(layer: LayerDef, data: dict[str, Any], *, uow: UnitOfWork, actor: str, now: datetime) -> Site:
+def create_site(layer: LayerDef, data: dict[str, Any], *, uow: UnitOfWork, user: User,
+                now: datetime) -> Planned:
     """A new site drawn on the map (or posted): name, geometry, attributes, a stage layer's status."""
+    require_role(user, "manager", action=PLAN_SITES)
     _only(data, ("name", "geometry", "attributes", "status", "comment"))
     geometry = parse_geometry(layer, data.get("geometry"))
     name = _name(data.get("name"))
@@ -280,16 +316,13 @@ def create_site(layer: LayerDef, data: dict[str, Any], *, uow: UnitOfWork, actor
     uow.begin_write()  # the overlap check and the insert see the same siblings
     county = _county_of(geometry, uow)
     check_placement(layer, geometry, county, uow=uow)
-    site_id = uow.sites.add(
-        Site(None, layer.id, name, geometry, status, county, None, attributes),
-        now,
-        actor=actor,
-        action="create",
-        comment=comment,
-    )
-    uow.audit.record(actor, "site.create", f"site:{site_id}", {"layer": layer.id, "name": name}, now)
+    site = Site(None, layer.id, name, geometry, status, county, None, attributes, created_at=now,
+                updated_at=now)
+    site.id = uow.sites.add(site, now, actor=user.username, action="create", comment=comment)
+    uow.audit.record(user.username, "site.create", f"site:{site.id}", {"layer": layer.id, "name": name}, now)
+    answer = _answer(site, layer, uow, now, new=True)
     uow.commit()
-    return uow.sites.get(site_id)
+    return answer
 
 
 def edit_site(
@@ -298,11 +331,12 @@ def edit_site(
     *,
     layers: dict[str, LayerDef],
     uow: UnitOfWork,
-    actor: str,
+    user: User,
     now: datetime,
-) -> Site:
+) -> Planned:
     """Change a site's geometry, name, attributes (merged over the stored ones; null clears one) or a
     stage layer's status, based on ``data["base_version"]``."""
+    require_role(user, "manager", action=PLAN_SITES)
     _only(data, ("base_version", "geometry", "name", "attributes", "status", "comment"))
     site, base, comment = _start(site_id, data, uow)
     layer = layers[site.layer_id]
@@ -316,13 +350,15 @@ def edit_site(
         _attributes(layer, data["attributes"], site.attributes) if "attributes" in data else site.attributes
     )
     status = _status(layer, data["status"]) if data.get("status") not in (None, site.status) else site.status
-    changed = Site(site.id, site.layer_id, name, geometry, status, county, site.ref, attributes)
+    changed = replace(site, name=name, geometry=geometry, status=status, county=county, attributes=attributes)
     if _same(site, changed):
-        return site  # nothing to change: no new version
-    uow.sites.update(changed, now, actor=actor, action="edit", comment=comment, base_version=base)
-    uow.audit.record(actor, "site.edit", f"site:{site.id}", {"from_version": base}, now)
+        return _answer(site, layer, uow, now)  # nothing to change: no new version
+    version = uow.sites.update(changed, now, actor=user.username, action="edit", comment=comment,
+                               base_version=base)
+    uow.audit.record(user.username, "site.edit", f"site:{site.id}", {"from_version": base}, now)
+    answer = _answer(_written(changed, version, now), layer, uow, now)
     uow.commit()
-    return uow.sites.get(site.id)
+    return answer
 
 
 def _same(a: Site, b: Site) -> bool:
@@ -405,16 +441,24 @@ def version_changes(before: dict[str, Any], after: dict[str, Any], *, geometry_c
     return out
 
 
+def past_version(site_id: int, version: int, *, uow: UnitOfWork, user: User) -> dict[str, Any]:
+    """One recorded version of a site (deleted ones too) as ``SiteVersionRepo.get`` gives it, geometry
+    included; NotFound as ``queries.visible_site`` when the user may not see the site."""
+    queries.visible_site(site_id, uow=uow, user=user, deleted=True)
+    return uow.versions.get(site_id, version)
+
+
 def _json_version(v: dict[str, Any]) -> dict[str, Any]:
     return {**v, "at": v["at"].isoformat()}
 
 
-def delete_site(site_id: int, data: dict[str, Any], *, uow: UnitOfWork, actor: str, now: datetime) -> int:
+def delete_site(site_id: int, data: dict[str, Any], *, uow: UnitOfWork, user: User, now: datetime) -> int:
     """Delete a site, keeping its row, reports and versions; returns the version recording it. Without
     ``base_version`` the current version is deleted (a deletion keeps everything, and a restore undoes it)."""
+    require_role(user, "manager", action=PLAN_SITES)
     site, base, comment = _start(site_id, data, uow, base_optional=True)
-    version = uow.sites.delete(site_id, now, actor=actor, comment=comment, base_version=base)
-    uow.audit.record(actor, "site.delete", f"site:{site_id}", {"from_version": base}, now)
+    version = uow.sites.delete(site_id, now, actor=user.username, comment=comment, base_version=base)
+    uow.audit.record(user.username, "site.delete", f"site:{site_id}", {"from_version": base}, now)
     uow.commit()
     return version
 
@@ -426,10 +470,11 @@ def restore_version(
     *,
     layers: dict[str, LayerDef],
     uow: UnitOfWork,
-    actor: str,
+    user: User,
     now: datetime,
-) -> Site:
+) -> Planned:
     """Make a past version current again, as a new version; a deleted site comes back with it."""
+    require_role(user, "manager", action=PLAN_SITES)
     site, base, comment = _start(site_id, data, uow, deleted=True)
     old = uow.versions.get(site_id, version)
     if old["deleted"]:
@@ -448,35 +493,30 @@ def restore_version(
                 field="version",
             )
     check_placement(layer, old["geometry"], old["county"], uow=uow, ignore={site_id})
-    restored = Site(
-        site_id,
-        site.layer_id,
-        old["name"],
-        old["geometry"],
-        old["status"],
-        old["county"],
-        old["ref"],
-        old["attributes"],
-    )
-    uow.sites.update(
+    restored = replace(site, name=old["name"], geometry=old["geometry"], status=old["status"],
+                       county=old["county"], ref=old["ref"], attributes=old["attributes"])
+    written = uow.sites.update(
         restored,
         now,
-        actor=actor,
+        actor=user.username,
         action="restore",
         comment=comment,
         base_version=base,
         detail={"restored": version},
     )
-    uow.audit.record(actor, "site.restore", f"site:{site_id}", {"version": version}, now)
+    uow.audit.record(user.username, "site.restore", f"site:{site_id}", {"version": version}, now)
+    answer = _answer(_written(restored, written, now), layer, uow, now)
     uow.commit()
-    return uow.sites.get(site_id)
+    return answer
 
 
 def split_site(
-    site_id: int, data: dict[str, Any], *, uow: UnitOfWork, actor: str, now: datetime
+    site_id: int, data: dict[str, Any], *, uow: UnitOfWork, user: User, now: datetime
 ) -> list[Site]:
     """Cut a polygon site in two (or more) along a drawn line: the site keeps the largest part, each other
-    part becomes a new site with the same name (numbered), attributes and status."""
+    part becomes a new site with the same name (numbered), attributes and status. Returns the sites as
+    written, the cut one first."""
+    require_role(user, "manager", action=PLAN_SITES)
     site, base, comment = _start(site_id, data, uow)
     if base_type(site.geometry) != "Polygon":
         raise InvalidInput(
@@ -500,53 +540,35 @@ def split_site(
         raise InvalidInput(msg("split_line_not_across", "line: it does not cross the area from one edge to "
                                "another"), field="line")
     first, rest = parts[0], parts[1:]
-    uow.sites.update(
-        Site(
-            site.id,
-            site.layer_id,
-            site.name,
-            first,
-            site.status,
-            _county_of(first, uow),
-            site.ref,
-            site.attributes,
-        ),
+    cut = replace(site, geometry=first, county=_county_of(first, uow))
+    version = uow.sites.update(
+        cut,
         now,
-        actor=actor,
+        actor=user.username,
         action="split",
         comment=comment,
         base_version=base,
         detail={"parts": len(parts)},
     )
-    new_ids = []
+    written = [_written(cut, version, now)]
     for n, part in enumerate(rest, start=2):
-        new_ids.append(
-            uow.sites.add(
-                Site(
-                    None,
-                    site.layer_id,
-                    f"{site.name} ({n})",
-                    part,
-                    site.status,
-                    _county_of(part, uow),
-                    None,
-                    site.attributes,
-                ),
-                now,
-                actor=actor,
-                action="split",
-                comment=comment,
-                detail={"split_from": site.id},
-            )
-        )
-    uow.audit.record(actor, "site.split", f"site:{site.id}", {"into": new_ids, "from_version": base}, now)
+        new = Site(None, site.layer_id, f"{site.name} ({n})", part, site.status, _county_of(part, uow), None,
+                   site.attributes, created_at=now, updated_at=now)
+        new.id = uow.sites.add(new, now, actor=user.username, action="split", comment=comment,
+                               detail={"split_from": site.id})
+        written.append(new)
+    new_ids = [s.id for s in written[1:]]
+    uow.audit.record(user.username, "site.split", f"site:{site.id}", {"into": new_ids, "from_version": base},
+                     now)
     uow.commit()
-    return [uow.sites.get(i) for i in (site.id, *new_ids)]
+    return written
 
 
-def merge_sites(layer: LayerDef, data: dict[str, Any], *, uow: UnitOfWork, actor: str, now: datetime) -> Site:
+def merge_sites(layer: LayerDef, data: dict[str, Any], *, uow: UnitOfWork, user: User,
+                now: datetime) -> Planned:
     """Join areas of one layer into the first: it takes their union (which must be one polygon), the
     others are deleted, each pointing at the site it was merged into."""
+    require_role(user, "manager", action=PLAN_SITES)
     sites_in = data.get("sites")
     if (
         not isinstance(sites_in, list)
@@ -582,20 +604,13 @@ def merge_sites(layer: LayerDef, data: dict[str, Any], *, uow: UnitOfWork, actor
         )
     keep, others = sites[0], sites[1:]
     ids = {s.id for s in sites}
-    check_placement(layer, union, _county_of(union, uow), uow=uow, ignore=ids)
-    uow.sites.update(
-        Site(
-            keep.id,
-            layer.id,
-            keep.name,
-            union,
-            keep.status,
-            _county_of(union, uow),
-            keep.ref,
-            keep.attributes,
-        ),
+    county = _county_of(union, uow)
+    check_placement(layer, union, county, uow=uow, ignore=ids)
+    merged = replace(keep, geometry=union, county=county)
+    version = uow.sites.update(
+        merged,
         now,
-        actor=actor,
+        actor=user.username,
         action="merge",
         comment=comment,
         base_version=keep.version,
@@ -605,11 +620,12 @@ def merge_sites(layer: LayerDef, data: dict[str, Any], *, uow: UnitOfWork, actor
         uow.sites.delete(
             other.id,
             now,
-            actor=actor,
+            actor=user.username,
             comment=comment,
             base_version=other.version,
             detail={"merged_into": keep.id},
         )
-    uow.audit.record(actor, "site.merge", f"site:{keep.id}", {"merged": [s.id for s in others]}, now)
+    uow.audit.record(user.username, "site.merge", f"site:{keep.id}", {"merged": [s.id for s in others]}, now)
+    answer = _answer(_written(merged, version, now), layer, uow, now)
     uow.commit()
-    return uow.sites.get(keep.id)
+    return answer

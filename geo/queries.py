@@ -1,4 +1,4 @@
-"""Read-side use cases: what the map, the site page and the dashboard show.
+"""Read-side use cases: what the map and the site page show (the dashboard: geo/dashboard.py).
 
 Nothing here writes. Access rules apply to every query: a grid worker sees only
 their own sites (geo.access).
@@ -6,7 +6,6 @@ their own sites (geo.access).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,8 +19,9 @@ from geo.geometry import display_level, pixel_tolerance
 from geo.io.geojson import dumps, feature
 from geo.messages import msg
 from geo.model import LayerDef, NotFound, Site, User
-from geo.status import days_overdue, effective_status, overdue_from, report_result
+from geo.status import overdue_from, report_result, status_of
 from geo.storage.base import UnitOfWork
+from geo.storage.views.filters import SiteFilter as Sites
 
 MAX_VIEW_FEATURES = 5000  # a view with more is zoomed out too far to read; the client is told
 
@@ -81,10 +81,10 @@ def features_in_view(layer: LayerDef, query: ViewQuery, *, uow: UnitOfWork, user
     else:
         level = None if query.display_crs else display_level(query.zoom)
         # One more than the map draws tells it that the view holds more (a status filter needs every row)
-        rows = uow.sites.view_rows(layer.id, bbox=query.bbox, county=query.county, q=query.q,
-                                   ids=own_site_ids(user, uow), level=level,
-                                   limit=None if query.status else MAX_VIEW_FEATURES + 1)
-        statuses = [effective_status(layer, r.status, r.last_inspected_at, r.last_result, now) for r in rows]
+        wanted = Sites.of(layer_id=layer.id, bbox=query.bbox, county=query.county, q=query.q,
+                          ids=own_site_ids(user, uow))
+        rows = uow.map_view.rows(wanted, level=level, limit=None if query.status else MAX_VIEW_FEATURES + 1)
+        statuses = [status_of(layer, r, now) for r in rows]
     if query.status:
         kept = [(r, s) for r, s in zip(rows, statuses, strict=True) if s in query.status]
         rows, statuses = [r for r, _ in kept], [s for _, s in kept]
@@ -121,18 +121,33 @@ def _geojson_texts(geometries, query: ViewQuery) -> list[bytes]:
 def visible_site(site_id: int, *, uow: UnitOfWork, user: User, deleted: bool = False) -> Site:
     """The site, or NotFound when it does not exist or the user may not see it (no hint which);
     a deleted site only with ``deleted`` (its page, which keeps its history and photos)."""
-    ids = own_site_ids(user, uow)
-    if ids is not None and site_id not in ids:
-        raise NotFound(msg("site_not_found", "site {site_id} does not exist", site_id=site_id))
-    return uow.sites.get(site_id, deleted=deleted)
+    site = uow.sites.get(site_id, deleted=True)
+    if not may_see_site(user, site, uow):
+        raise _not_found(site_id)
+    if site.deleted_at is not None and not deleted:
+        uow.sites.get(site_id)  # NotFound saying when it was deleted
+    return site
+
+
+def _not_found(site_id: int) -> NotFound:
+    return NotFound(msg("site_not_found", "site {site_id} does not exist", site_id=site_id))
+
+
+def visible_photo(photo_id: int, *, uow: UnitOfWork, user: User) -> dict[str, Any]:
+    """A photo's row (file keys, ``report_id``, ``site_id``); NotFound unless the user may see its site
+    (a deleted site's photos only for those who see every site, as its page)."""
+    row = uow.photos.get(photo_id)
+    try:
+        visible_site(row["site_id"], uow=uow, user=user, deleted=access.sees_all_sites(user))
+    except NotFound:
+        raise NotFound(msg("photo_not_found", "photo {photo_id} does not exist", photo_id=photo_id)) from None
+    return row
 
 
 def site_history(site_id: int, *, uow: UnitOfWork, user: User) -> dict[str, Any]:
     """A site (deleted ones too) and every version of it, oldest first; NotFound as ``visible_site``."""
-    ids = own_site_ids(user, uow)
-    if ids is not None and site_id not in ids:
-        raise NotFound(msg("site_not_found", "site {site_id} does not exist", site_id=site_id))
-    return {"site": uow.sites.get(site_id, deleted=True), "versions": uow.versions.history(site_id)}
+    return {"site": visible_site(site_id, uow=uow, user=user, deleted=True),
+            "versions": uow.versions.history(site_id)}
 
 
 def status_timeline(layer: LayerDef, site: Site, reports: list[dict], now: datetime) -> list[dict]:
@@ -166,7 +181,7 @@ def site_detail(site_id: int, layers: dict[str, LayerDef], *, uow: UnitOfWork, u
     return {
         "site": site,
         "layer": layer,
-        "status": effective_status(layer, site.status, site.last_inspected_at, site.last_result, now),
+        "status": status_of(layer, site, now),
         "reports": reports,
         "timeline": status_timeline(layer, site, reports, now),
         "latest": next((r for r in reports if r["status"] != "rejected"), None),
@@ -185,52 +200,3 @@ def site_feature(detail: dict) -> dict[str, Any]:
     return feature(site.id, site.geometry, {
         "layer": layer.id, "name": site.name, "status": detail["status"], "county": site.county,
         "ref": site.ref, **site.attributes, "version": site.version, "latest_report": summary})
-
-
-# ------------------------------------------------------------------ dashboard
-def _matches(where: dict[str, Any], status: str, attributes: dict[str, Any]) -> bool:
-    return all((status if key == "status" else attributes.get(key)) == value for key, value in where.items())
-
-
-def dashboard(layers: dict[str, LayerDef], *, uow: UnitOfWork, now: datetime,
-              county_names: dict[str, str], outside: str = "—") -> dict[str, Any]:
-    """Counts by status per layer and county, overdue sites, metric sums, targets and progress.
-
-    Sites in no known county (a rail corridor to Mongolia) are counted under ``outside``.
-    """
-    out: dict[str, Any] = {"layers": [], "overdue": []}
-    for layer in layers.values():
-        rows = uow.sites.view_rows(layer.id, with_attributes=True)
-        by_county: dict[str | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        totals: dict[str, int] = defaultdict(int)
-        target_counts = {target.id: 0 for target in layer.targets}
-        progress = []
-        for row in rows:
-            status = effective_status(layer, row.status, row.last_inspected_at, row.last_result, now)
-            by_county[row.county][status] += 1
-            totals[status] += 1
-            for target in layer.targets:
-                target_counts[target.id] += _matches(target.where, status, row.attributes)
-            if status == "overdue":
-                out["overdue"].append({"id": row.id, "name": row.name, "layer": layer.id,
-                                       "county": county_names.get(row.county, row.county),
-                                       "days": days_overdue(layer, row.last_inspected_at, now),
-                                       "last_inspected_at": row.last_inspected_at})
-            if "progress_pct" in row.attributes:
-                progress.append({"id": row.id, "name": row.name, "status": status,
-                                 "progress": row.attributes["progress_pct"]})
-        sums = uow.reports.metric_sums(layer.id, [m.id for m in layer.metrics])
-        out["layers"].append({
-            "layer": layer,
-            "total": len(rows),
-            "totals": dict(totals),
-            "by_county": {county_names.get(c, c or outside): dict(v) for c, v in sorted(
-                by_county.items(), key=lambda kv: kv[0] or "")},
-            "targets": [{"target": t, "count": target_counts[t.id]} for t in layer.targets],
-            "metrics": [{"metric": m, "sum": sums.get(m.id, 0.0),
-                         "figure": next((f for f in layer.figures if f.metric == m.id), None)}
-                        for m in layer.metrics],
-            "progress": progress,
-        })
-    out["overdue"].sort(key=lambda o: -(o["days"] or 0))
-    return out

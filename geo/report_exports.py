@@ -20,22 +20,22 @@ from zoneinfo import ZoneInfo
 import shapely
 from shapely.geometry import Point
 
-from geo.export_labels import DEFAULT_ZONE, report_headers
+from geo.export_labels import report_headers
 from geo.exports import (
     BATCH,
+    audited_stream,
     check_common,
     gdal_feature,
     headers_for,
-    iso,
     record_export,
     table_for,
-    write_atomically,
 )
 from geo.io.formats import writable_format
 from geo.io.geojson import feature, iter_feature_collection
 from geo.io.write import write_features
 from geo.model import LayerDef
 from geo.storage.base import Store, UnitOfWork
+from geo.times import LOCAL_TIME, iso
 
 PhotoUrl = Callable[[int], str]  # photo id → absolute address of its shown copy
 
@@ -87,13 +87,13 @@ def _point(row):
 
 
 def _features(layer: LayerDef, filters: ReportFilter, fmt: str, uow: UnitOfWork, lang: str,
-              photo_url: PhotoUrl, counter: list[int], zone: ZoneInfo = DEFAULT_ZONE) -> Iterator[dict]:
+              photo_url: PhotoUrl, counter: list[int], zone: ZoneInfo = LOCAL_TIME) -> Iterator[dict]:
     headers = headers_for(fmt, report_headers(layer, lang))
     table = table_for(fmt, layer, lang, uow, zone)
-    batches = uow.reports.export_batches(layer.id, since=filters.since, until=filters.until,
+    batches = uow.export_view.report_batches(layer.id, since=filters.since, until=filters.until,
                                          county=filters.county, size=BATCH)
     for batch in batches:
-        photos = uow.reports.photo_ids([row.id for row in batch])
+        photos = uow.photos.ids_by_report([row.id for row in batch])
         for row in batch:
             counter[0] += 1
             properties = report_properties(row, layer, [photo_url(p) for p in photos.get(row.id, [])])
@@ -106,7 +106,7 @@ def _features(layer: LayerDef, filters: ReportFilter, fmt: str, uow: UnitOfWork,
 
 def export_reports(layer: LayerDef, path: str | Path, fmt: str, *, uow: UnitOfWork, actor: str | None,
                    now: datetime, photo_url: PhotoUrl, filters: ReportFilter = ReportFilter(),
-                   lang: str = "zh_CN", zone: ZoneInfo = DEFAULT_ZONE) -> int:
+                   lang: str = "zh_CN", zone: ZoneInfo = LOCAL_TIME) -> int:
     """Write every report of a layer (filtered) as points to ``path``; returns how many. Audited.
 
     GeoJSON is streamed to disk; the other formats go through GDAL (geo.io.write).
@@ -116,11 +116,7 @@ def export_reports(layer: LayerDef, path: str | Path, fmt: str, *, uow: UnitOfWo
     spec = writable_format(fmt)
     check_report_filter(filters, lang, uow)
     counter = [0]
-    features = _features(layer, filters, spec.id, uow, lang, photo_url, counter, zone)
-    if spec.id == "geojson":
-        write_atomically(iter_feature_collection(features), Path(path))
-    else:
-        write_features(features, path, spec.id)
+    write_features(_features(layer, filters, spec.id, uow, lang, photo_url, counter, zone), path, spec.id)
     record_export(uow, "reports.export", layer, spec.id, filters, lang, counter[0], actor, now)
     return counter[0]
 
@@ -130,16 +126,6 @@ def stream_reports(layer: LayerDef, *, store: Store, actor: str | None, now: dat
     """A layer's reports as GeoJSON byte chunks for a response body (see geo.exports.stream_sites)."""
     with store.unit_of_work() as uow:
         check_report_filter(filters, lang, uow)
-
-    def chunks() -> Iterator[bytes]:
-        counter, complete = [0], False
-        with store.unit_of_work() as uow:
-            try:
-                yield from iter_feature_collection(
-                    _features(layer, filters, "geojson", uow, lang, photo_url, counter))
-                complete = True
-            finally:
-                record_export(uow, "reports.export", layer, "geojson", filters, lang, counter[0], actor, now,
-                              complete)
-
-    return chunks()
+    return audited_stream(store, "reports.export", layer, filters, lang, actor, now, lambda uow, counter:
+                          iter_feature_collection(_features(layer, filters, "geojson", uow, lang, photo_url,
+                                                            counter)))

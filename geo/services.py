@@ -13,13 +13,15 @@ from importlib import resources
 from pathlib import Path
 
 from geo import credentials
-from geo.access import GRID_LAYER
-from geo.imports import CountyLocator, Prepared, Progress, read_for_layer
+from geo.access import GRID_LAYER, require_role
+from geo.counties import counties_of
+from geo.imports import Prepared, Progress, read_for_layer
 from geo.io.read import read_features
 from geo.messages import msg
-from geo.model import ROLE_NAMES, ROLES, Conflict, InvalidInput, LayerDef, NotFound, User
+from geo.model import ROLES, Conflict, InvalidInput, LayerDef, NotFound, User
 from geo.storage.base import UnitOfWork
 
+MANAGE_USERS = msg("action_manage_users", "managing users")
 USERNAME = re.compile(r"^[\w.@-]{2,64}$")
 MIN_PASSWORD = 8
 
@@ -61,7 +63,7 @@ def load_dataset(
         for feature in read_features(counties_file).features:
             p = feature.properties
             new_counties += uow.counties.save(str(p["code"]), p["name"], p.get("name_en"), feature.geometry)
-    locate = CountyLocator(uow.counties.all())
+    locate = counties_of(uow)  # the counties just stored too
     prepared: dict[str, Prepared] = {}
     for layer in layers.values():  # check every file before writing any site
         path = dataset_dir / f"{layer.id}.geojson"
@@ -94,8 +96,10 @@ def load_dataset(
 
 
 # ------------------------------------------------------------------ users
-def add_user(username: str, role: str, password: str, *, uow: UnitOfWork, actor: str | None,
+def add_user(username: str, role: str, password: str, *, uow: UnitOfWork, user: User,
              now: datetime, display_name: str | None = None) -> User:
+    """A new account (an admin's work: the admin page, or a command as ``access.system_user``)."""
+    require_role(user, "admin", action=MANAGE_USERS)
     if not USERNAME.match(username or ""):
         raise InvalidInput(msg("username_invalid", "username: 2–64 letters, digits, '.', '_', '-' or '@'"),
                            field="username")
@@ -107,10 +111,10 @@ def add_user(username: str, role: str, password: str, *, uow: UnitOfWork, actor:
                                limit=MIN_PASSWORD), field="password")
     if uow.users.by_name(username):
         raise Conflict(msg("user_exists", "user {username} already exists", username=repr(username)))
-    user = uow.users.add(username, credentials.hash_password(password), role, now, display_name)
-    uow.audit.record(actor, "user.add", f"user:{username}", {"role": role}, now)
+    added = uow.users.add(username, credentials.hash_password(password), role, now, display_name)
+    uow.audit.record(user.username, "user.add", f"user:{username}", {"role": role}, now)
     uow.commit()
-    return user
+    return added
 
 
 def _user(username: str, uow: UnitOfWork) -> User:
@@ -118,25 +122,6 @@ def _user(username: str, uow: UnitOfWork) -> User:
     if not found:
         raise NotFound(msg("user_not_found", "user {username} does not exist", username=repr(username)))
     return found[0]
-
-
-def assign_sites(username: str, site_ids: Iterable[int], *, uow: UnitOfWork, actor: str | None,
-                 now: datetime) -> list[int]:
-    """Assign sites to a grid worker; returns the newly assigned ids."""
-    user = _user(username, uow)
-    if user.role != "worker":
-        raise InvalidInput(msg("assign_not_a_worker", "{username} is a {role}; sites are assigned to workers",
-                               username=repr(username), role=ROLE_NAMES.get(user.role, user.role)),
-                           field="username")
-    wanted = sorted(set(site_ids))
-    found = {s.id for s in uow.sites.find(ids=wanted)}
-    missing = [i for i in wanted if i not in found]
-    if missing:
-        raise NotFound(msg("sites_not_found", "no site with id {ids}", ids=", ".join(map(str, missing))))
-    new = uow.assignments.assign(user.id, wanted, now)
-    uow.audit.record(actor, "sites.assign", f"user:{username}", {"site_ids": new}, now)
-    uow.commit()
-    return new
 
 
 def grid_cell_ids(cells: Iterable[str], *, uow: UnitOfWork) -> list[int]:
@@ -157,12 +142,14 @@ def grid_cell_ids(cells: Iterable[str], *, uow: UnitOfWork) -> list[int]:
     return found
 
 
-def issue_token(username: str, *, uow: UnitOfWork, actor: str | None, now: datetime) -> str:
-    """A new API token for the user; only its digest is stored, so it is shown once."""
-    user = _user(username, uow)
+def issue_token(username: str, *, uow: UnitOfWork, user: User, now: datetime) -> str:
+    """A new API token for the user ``username`` (an admin's work); only its digest is stored, so it is
+    shown once."""
+    require_role(user, "admin", action=MANAGE_USERS)
+    holder = _user(username, uow)
     token = credentials.new_token()
-    uow.tokens.add(user.id, credentials.token_digest(token), now)
-    uow.audit.record(actor, "token.issue", f"user:{username}", {}, now)
+    uow.tokens.add(holder.id, credentials.token_digest(token), now)
+    uow.audit.record(user.username, "token.issue", f"user:{username}", {}, now)
     uow.commit()
     return token
 
@@ -177,3 +164,13 @@ def authenticate(username: str, password: str, *, uow: UnitOfWork) -> User | Non
 
 def user_for_token(token: str, *, uow: UnitOfWork) -> User | None:
     return uow.tokens.user_for(credentials.token_digest(token))
+
+
+def session_user(user_id: int, *, uow: UnitOfWork) -> User | None:
+    """The user a login session belongs to, or None when there is no such user or they were deactivated
+    (their session ends at its next request)."""
+    try:
+        user = uow.users.get(user_id)
+    except NotFound:
+        return None
+    return user if user.active else None

@@ -57,6 +57,12 @@ def effective_status(
     return "ok"
 
 
+def status_of(layer: LayerDef, row, now: datetime) -> str:
+    """``effective_status`` of anything shaped like a site row: a Site, a view or export row
+    (``status``, ``last_inspected_at``, ``last_result``)."""
+    return effective_status(layer, row.status, row.last_inspected_at, row.last_result, now)
+
+
 def days_overdue(layer: LayerDef, last_inspected_at: datetime | None, now: datetime) -> int | None:
     """Whole calendar days (in ``now``'s zone) past a site's due day: 1 on the first overdue day, 0 on
     the due day, negative while in time; None when never inspected or not a cadence layer."""

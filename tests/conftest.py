@@ -1,11 +1,25 @@
 """Fixtures: every test gets its own instance folder with a real database.
 
-Tests that use a store or an app run on every backend (the geopandas ``engine``
-fixture idea): SQLite in the instance folder, and PostgreSQL/PostGIS in a database
-of its own, cloned from a template made once per session. The PostgreSQL server is
-``ONEMAP_TEST_POSTGRES`` (default: the one .ci/run starts); without it the PostGIS
-runs skip on a laptop and fail in CI. ``@pytest.mark.backends("sqlite")`` limits a
-test to the backends it is about.
+Which tests run on both backends (the rule): a test runs on SQLite and on PostgreSQL/PostGIS
+when what it asserts comes out of the store's SQL — queries and filters, bbox, exports, OGC
+paging, imports, planning and versions, history and as_of, filing exactly once, reviews,
+assignments and who may see which site, backups, migrations, recompute, grid cells, times and
+numbers as a store gives them back, text a backend may refuse to store. A test that would assert
+the same whatever the store — login and sessions, CSRF, security headers and CSP, rate limits,
+messages, catalogues and languages, page markup and escaping, narrow screens, accessibility,
+upload size limits, parameter checks that answer before any query, the proxy, crash pages, and
+the browser tests whose storage side is tested on both elsewhere — runs once, on SQLite: it says
+so with ``pytestmark = pytest.mark.backends("sqlite")`` at the top of its module or
+``@pytest.mark.backends("sqlite")`` on the test, with the reason beside it; in a module marked
+SQLite-only, ``@pytest.mark.backends("sqlite", "postgis")`` puts a storage test back on both.
+
+Tests that use a store or an app (the ``backend`` fixture, directly or through ``store``,
+``config``, ``app``, ``client``, ``database_url`` …) are parametrized over the backends (the
+geopandas ``engine`` fixture idea): SQLite in the instance folder, and PostgreSQL/PostGIS in a
+database of its own, cloned from a template made once per session. The PostgreSQL server is
+``ONEMAP_TEST_POSTGRES`` (default: the one .ci/run starts); without it the PostGIS runs skip on a
+laptop and fail in CI. ``pytest --backends=sqlite`` (or ``postgis``) runs the storage tests on the
+backends named only, and the run ends with a line saying what each backend covered.
 """
 
 from __future__ import annotations
@@ -17,7 +31,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from geo import services
+from geo import accounts, services
+from geo.access import system_user
 from geo.layers import load_layers
 from geo.storage import open_store
 from webapp import create_app
@@ -41,14 +56,85 @@ BACKENDS = ("sqlite", "postgis")
 POSTGRES = os.environ.get("ONEMAP_TEST_POSTGRES", "postgresql+psycopg://onemap:onemap@127.0.0.1:5432/postgres")
 
 
+COVERED = pytest.StashKey[dict[str, str]]()  # test id → the backend it runs on
+
+
+def pytest_addoption(parser):
+    parser.addoption("--backends", default=",".join(BACKENDS), metavar="NAMES",
+                     help="the storage backends to run the storage tests on, comma-separated "
+                          f"(default: {','.join(BACKENDS)}); the others' runs are deselected")
+
+
+def _chosen(config) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in config.getoption("backends").split(",") if n.strip())
+    unknown = [n for n in names if n not in BACKENDS]
+    if unknown or not names:
+        raise pytest.UsageError(f"--backends: {','.join(unknown) or 'none'} not one of {','.join(BACKENDS)}")
+    return names
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "backends(*names): run only on these storage backends")
+    _chosen(config)
 
 
 def pytest_generate_tests(metafunc):
     if "backend" in metafunc.fixturenames:
         marker = metafunc.definition.get_closest_marker("backends")
         metafunc.parametrize("backend", marker.args if marker else BACKENDS)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselect the runs on backends --backends leaves out; remember which backend each run is on."""
+    chosen, kept, left_out = _chosen(config), [], []
+    covered = config.stash.setdefault(COVERED, {})
+    for item in items:
+        backend = getattr(item, "callspec", None) and item.callspec.params.get("backend")
+        if backend and backend not in chosen:
+            left_out.append(item)
+            continue
+        if backend:
+            covered[item.nodeid] = backend
+        kept.append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
+    config.stash[COVERED] = covered
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """One line: how many tests ran on each backend, and why the ones skipped there were skipped,
+    e.g. ``backends: sqlite 1160 tests (1160 passed), postgis 360 tests (360 skipped: no … server)``."""
+    covered = config.stash.get(COVERED, {})
+    if config.option.collectonly:
+        counts = {name: sum(b == name for b in covered.values()) for name in _chosen(config)}
+        terminalreporter.write_line("backends: " + ", ".join(f"{n} {c} tests" for n, c in counts.items()))
+        return
+    outcomes: dict[str, dict[str, str]] = {name: {} for name in BACKENDS}
+    reasons: dict[str, set[str]] = {name: set() for name in BACKENDS}
+    for outcome in ("passed", "skipped", "xfailed", "xpassed", "failed", "error"):  # the last one wins
+        for report in terminalreporter.stats.get(outcome, []):
+            backend = covered.get(getattr(report, "nodeid", None))
+            if backend is None:
+                continue
+            outcomes[backend][report.nodeid] = outcome
+            if outcome == "skipped" and isinstance(report.longrepr, tuple):
+                reason = report.longrepr[2].removeprefix("Skipped: ").splitlines()[0]
+                reasons[backend].add(reason if len(reason) <= 160 else reason[:159] + "…")
+    chosen, parts = _chosen(config), []
+    for name in BACKENDS:
+        if name not in chosen:
+            parts.append(f"{name} not run (--backends={','.join(chosen)})")
+            continue
+        counts: dict[str, int] = {}
+        for outcome in outcomes[name].values():
+            counts[outcome] = counts.get(outcome, 0) + 1
+        said = ", ".join(f"{n} {'errors' if o == 'error' and n > 1 else o}"
+                         for o, n in sorted(counts.items(), key=lambda c: -c[1]))
+        why = "; ".join(sorted(reasons[name])[:2]) + ("; …" if len(reasons[name]) > 2 else "")
+        parts.append(f"{name} {len(outcomes[name])} tests" + (f" ({said}{': ' + why if why else ''})"
+                                                              if said else ""))
+    terminalreporter.write_line("backends: " + ", ".join(parts))
 
 
 class Postgres:
@@ -81,18 +167,19 @@ class Postgres:
 @pytest.fixture(scope="session")
 def postgres():
     """The PostgreSQL test server with an empty PostGIS template database."""
+    import sqlalchemy as sa
+
     try:
         server = Postgres(POSTGRES)
         server._run(f"DROP DATABASE IF EXISTS {server.empty}")
         server._run(f"CREATE DATABASE {server.empty}")
-        import sqlalchemy as sa
-
         engine = sa.create_engine(server.url_of(server.empty), poolclass=sa.pool.NullPool)
         with engine.begin() as connection:
             connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
         engine.dispose()
     except Exception as exc:  # no server, no driver or no PostGIS
-        require(False, f"no PostgreSQL/PostGIS test server at {POSTGRES} ({type(exc).__name__}: {exc})")
+        shown = sa.make_url(POSTGRES).render_as_string(hide_password=True)
+        require(False, f"no PostgreSQL/PostGIS test server at {shown} ({type(exc).__name__}: {exc})")
     yield server
     for name in server.templates.values():
         server.drop(name)
@@ -162,9 +249,10 @@ def _load_template(config) -> None:
 
     with store.unit_of_work(write=True) as uow:
         for role in ("planner", "worker", "manager", "admin"):
-            services.add_user(role, role, PASSWORD, uow=uow, actor="test", now=datetime.now(UTC))
+            services.add_user(role, role, PASSWORD, uow=uow, user=system_user("test"), now=datetime.now(UTC))
     with store.unit_of_work(write=True) as uow:  # a second worker, for "own sites only" rules
-        services.add_user("worker2", "worker", PASSWORD, uow=uow, actor="test", now=datetime.now(UTC))
+        services.add_user("worker2", "worker", PASSWORD, uow=uow, user=system_user("test"),
+                          now=datetime.now(UTC))
     store.close()
 
 
@@ -244,5 +332,5 @@ def zone(app):
     """A village zone assigned to `worker`."""
     with app.app_context(), get_uow(write=True) as uow:
         site = next(uow.sites.find(layer_id="sanitation_zones"))
-        services.assign_sites("worker", [site.id], uow=uow, actor="test", now=datetime.now(UTC))
+        accounts.assign_sites("worker", [site.id], uow=uow, user=system_user("test"), now=datetime.now(UTC))
     return site

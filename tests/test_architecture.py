@@ -27,6 +27,27 @@ def test_geo_never_imports_the_web_layer(path):
     assert not bad, f"{path.relative_to(ROOT)} imports {bad}: geo/ must not depend on the web layer"
 
 
+def test_no_module_imports_a_blueprint():
+    """Shared helpers live in webapp/context.py (or another non-blueprint module); blueprints are leaves,
+    registered by create_app only."""
+    bad = [f"{path.relative_to(ROOT)} imports {name}"
+           for path in sorted((ROOT / "webapp").rglob("*.py")) if path != ROOT / "webapp" / "__init__.py"
+           for name in _imports(path) if name.startswith("webapp.blueprints")]
+    assert not bad, bad
+
+
+def test_no_view_reads_or_writes_through_a_repository():
+    """webapp/ parses, calls one function of geo/ and renders: no ``uow.<repository>.<method>`` there (the
+    use cases and read functions of geo/ hold those calls, and check who may make them)."""
+    bad = []
+    for path in sorted((ROOT / "webapp").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute)
+                    and isinstance(node.value.value, ast.Name) and node.value.value.id == "uow"):
+                bad.append(f"{path.relative_to(ROOT)}:{node.lineno} uow.{node.value.attr}.{node.attr}")
+    assert not bad, bad
+
+
 def test_every_package_is_listed_for_installation():
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     found = {

@@ -21,7 +21,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
 from geo import services
-from geo.model import NotFound, User
+from geo.model import User
 from webapp.context import get_uow
 from webapp.i18n import _
 
@@ -59,12 +59,13 @@ class SessionUser(UserMixin):
 
 @login_manager.user_loader
 def _load_session_user(user_id: str) -> SessionUser | None:
+    try:
+        wanted = int(user_id)
+    except ValueError:
+        return None
     with get_uow(brief=True) as uow:  # every request: one statement, no transaction
-        try:
-            user = uow.users.get(int(user_id))
-        except (NotFound, ValueError):
-            return None
-    return SessionUser(user) if user.active else None
+        user = services.session_user(wanted, uow=uow)
+    return SessionUser(user) if user else None
 
 
 @login_manager.request_loader

@@ -18,16 +18,20 @@ import click
 import sqlalchemy as sa
 from tqdm import tqdm
 
-from geo import credentials, exports, imports, report_exports, services
+from geo import accounts, credentials, exports, imports, report_exports, services, times
+from geo.access import system_user
 from geo.layers import load_layers
 from geo.messages import msg
-from geo.model import ROLES, InvalidInput, NotFound, OneMapError
+from geo.model import ROLES, Conflict, InvalidInput, NotFound, OneMapError
 from geo.storage import Store, open_store
 from webapp.i18n import _, error_text, label, ngettext, translate
 from webapp.params import problem_of
 from webapp.settings import SETTINGS, Config, load_config
 
 DEMO_USERS = (("planner", "planner"), ("worker", "worker"), ("manager", "manager"), ("admin", "admin"))
+# Who the commands act as: an administrator, recorded in the audit log and the versions by these names.
+CLI = system_user("cli")
+INIT = system_user("onemap init")
 
 
 def _now() -> datetime:
@@ -126,13 +130,14 @@ def init(demo: bool):
                  total=result.sites_total))
     if demo:
         for username, role in DEMO_USERS:
-            with store.unit_of_work(write=True) as uow:
-                if uow.users.by_name(username):
-                    click.echo(_("user {username} ({role}) exists; password unchanged", username=username,
-                                 role=role))
-                    continue
-                password = credentials.new_password()
-                services.add_user(username, role, password, uow=uow, actor="onemap init", now=_now())
+            password = credentials.new_password()
+            try:
+                with store.unit_of_work(write=True) as uow:
+                    services.add_user(username, role, password, uow=uow, user=INIT, now=_now())
+            except Conflict:  # the user exists already
+                click.echo(_("user {username} ({role}) exists; password unchanged", username=username,
+                             role=role))
+                continue
             click.echo(_("user {username} ({role}) password: {password}", username=username, role=role,
                          password=password))
     store.close()
@@ -251,7 +256,7 @@ def users_add(name: str, role: str, password: str | None, display_name: str | No
         password = click.prompt(_("password"), hide_input=True, confirmation_prompt=True)
     store = _store(load_config())
     with store.unit_of_work(write=True) as uow:
-        user = services.add_user(name, role, password, uow=uow, actor="cli", now=_now(),
+        user = services.add_user(name, role, password, uow=uow, user=CLI, now=_now(),
                                  display_name=display_name)
     click.echo(_("user {username} ({role}) created", username=user.username, role=user.role))
 
@@ -268,7 +273,7 @@ def users_assign(name: str, site_ids: tuple[int, ...], grid_cells: tuple[str, ..
     with store.unit_of_work(write=True) as uow:
         cells = services.grid_cell_ids(grid_cells, uow=uow)
         site_ids = tuple(site_ids) + tuple(cells)
-        new = services.assign_sites(name, site_ids, uow=uow, actor="cli", now=_now())
+        new = accounts.assign_sites(name, site_ids, uow=uow, user=CLI, now=_now())
     click.echo(_("{user}: {new} site(s) newly assigned, {old} already assigned", user=name, new=len(new),
                  old=len(site_ids) - len(new)))
 
@@ -279,7 +284,7 @@ def users_token(name: str):
     """Print a new API token (shown once; only its digest is stored)."""
     store = _store(load_config())
     with store.unit_of_work(write=True) as uow:
-        click.echo(services.issue_token(name, uow=uow, actor="cli", now=_now()))
+        click.echo(services.issue_token(name, uow=uow, user=CLI, now=_now()))
 
 
 def _layer(layer_id: str):
@@ -307,7 +312,7 @@ def import_(file: Path, layer_id: str, crs: str | None, skip_invalid: bool, dry_
     store = _store(load_config())
     if dry_run:
         with store.unit_of_work() as uow:
-            plan = imports.preview_import(layer, file, crs, uow)
+            plan = imports.preview_import(layer, file, crs, uow, user=CLI)
         _echo_plan(plan)
         if plan.rejections and not skip_invalid:
             raise InvalidInput(msg("dry_run_rejected", "{file}: {n} feature(s) rejected; the import would "
@@ -317,7 +322,7 @@ def import_(file: Path, layer_id: str, crs: str | None, skip_invalid: bool, dry_
         return
     with _progress(_("importing into {layer}", layer=layer_id)) as progress, store.unit_of_work() as uow:
         result = imports.import_sites(layer, file, crs=crs, skip_invalid=skip_invalid, uow=uow,
-                                      actor="cli", now=_now(), progress=progress, comment=comment)
+                                      user=CLI, now=_now(), progress=progress, comment=comment)
     _echo_rejections(result.rejections)
     click.echo(_("{layer}: {stored} site(s) imported, {rejected} rejected ({added} added, {updated} updated, "
                  "{unchanged} unchanged)", layer=layer_id, stored=len(result.stored),
@@ -375,7 +380,7 @@ def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
 
 def _time(value: str | None, option: str, *, end: bool):
     try:
-        return exports.parse_time(value, end=end, zone=ZoneInfo(load_config().timezone))
+        return times.parse_time(value, end=end, zone=ZoneInfo(load_config().timezone))
     except ValueError as exc:
         raise InvalidInput(msg("bad_option", "{option}: {problem}", option=option, problem=problem_of(exc)),
                            field=option) from None
@@ -385,18 +390,17 @@ def _photo_urls(base_url: str):
     """Absolute addresses of photos' shown copies, built from the app's own route (they need a login)."""
     from urllib.parse import urlsplit
 
-    from flask import Flask
+    from werkzeug.routing import Map, Rule
 
-    from webapp.blueprints import planner
+    from webapp.context import PHOTO_RULE
 
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InvalidInput(msg("cli_base_url", "--base-url {value}: give the app's address, e.g. "
                                "https://onemap.example.org", value=repr(base_url)), field="--base-url")
-    routes = Flask(__name__)
-    routes.register_blueprint(planner.bp)
-    urls = routes.url_map.bind(parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme)
-    return lambda photo_id: urls.build("planner.photo", {"photo_id": photo_id, "kind": "display"},
+    urls = Map([Rule(PHOTO_RULE, endpoint="photo")]).bind(parts.netloc, script_name=parts.path or "/",
+                                                         url_scheme=parts.scheme)
+    return lambda photo_id: urls.build("photo", {"photo_id": photo_id, "kind": "display"},
                                        force_external=True)
 
 
@@ -441,7 +445,7 @@ def export(layer_id: str, fmt: str, output: Path, status: tuple[str, ...], count
                                               filters=report_exports.ReportFilter(start, end, county),
                                               zone=ZoneInfo(config.timezone))
         else:
-            filters = exports.SiteFilter(frozenset(status), county, _bbox(bbox), start, end,
+            filters = exports.SiteExportFilter(frozenset(status), county, _bbox(bbox), start, end,
                                          min(past, _now()) if past else None)
             n = exports.export_sites(layer, output, fmt, uow=uow, actor="cli", now=_now(), filters=filters,
                                      lang=lang, zone=ZoneInfo(config.timezone))

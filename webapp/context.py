@@ -1,4 +1,5 @@
-"""Request-scoped access to the store and layers that create_app attached to the app."""
+"""Request-scoped access to the store and layers that create_app attached to the app, and the helpers
+every blueprint shares (blueprints import from here, never from each other)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,15 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 
-from geo.model import LayerDef
+from geo.counties import county_names as county_names_in
+from geo.model import LayerDef, NotFound
 from geo.storage import Store, UnitOfWork
 from webapp.activity import MAX_DEFER
+from webapp.i18n import current_language
+
+# The address of a photo's shown copy or thumbnail (the planner blueprint serves it; the CLI builds
+# addresses from it without an app).
+PHOTO_RULE = "/media/photos/<int:photo_id>/<any(display, thumbnail):kind>"
 
 
 def store() -> Store:
@@ -26,6 +33,19 @@ def get_uow(*, write: bool = False, brief: bool = False) -> AbstractContextManag
 
 def layers() -> dict[str, LayerDef]:
     return current_app.extensions["onemap.layers"]
+
+
+def layer_or_404(layer_id: str) -> LayerDef:
+    """The layer a URL names; NotFound (404) listing the layers there are."""
+    if layer_id not in layers():
+        raise NotFound(f"no layer {layer_id!r} (layers: {', '.join(layers())})")
+    return layers()[layer_id]
+
+
+def county_names() -> dict[str, str]:
+    """{code: name} of the counties, in the language of the page."""
+    with get_uow() as uow:
+        return county_names_in(uow, current_language())
 
 
 def zone() -> ZoneInfo:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
-from geo.exports import parse_time
 from geo.messages import Message, msg
 from geo.model import OneMapError
+from geo.times import parse_time
 
 
 class BadParameter(OneMapError):

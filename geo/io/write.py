@@ -1,16 +1,14 @@
 """Write GeoJSON-like features to a file, atomically.
 
-Every format is written into a temporary folder beside the target and renamed
-into place at the end, so an error midway leaves neither a half-written file
-nor a stray temporary one. GeoJSON is streamed (memory stays flat); the other
+Every format is written under a temporary name beside the target and renamed
+into place at the end (geo.io.files), so an error midway leaves neither a
+half-written file nor a stray temporary one. GeoJSON is streamed (memory stays flat); the other
 formats are built as a GeoDataFrame first and handed to GDAL through pyogrio.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ import pyogrio
 import shapely
 from shapely.geometry import shape
 
+from geo.io.files import replace_atomically, write_atomically
 from geo.io.formats import Format, writable_format
 from geo.io.geojson import dumps, iter_feature_collection
 
@@ -42,17 +41,13 @@ def write_features(features: Iterable[dict], path: str | Path, fmt: str) -> None
     """
     path = Path(path)
     spec = writable_format(fmt)
-    # The folder name must not contain the extension: GDAL would take ".x.xlsx.abc/" for an archive.
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".onemap-write-") as tmp:
-        temporary = Path(tmp) / path.name
-        if spec.id == "geojson":
-            with temporary.open("wb") as out:
-                for chunk in iter_feature_collection(features):
-                    out.write(chunk)
-        else:
-            frame = _frame(features)
-            _write_frame(frame, temporary, spec)
-        os.replace(temporary, path)
+    if spec.id == "geojson":
+        with write_atomically(path) as out:
+            out.writelines(iter_feature_collection(features))
+        return
+    frame = _frame(features)
+    with replace_atomically(path) as temporary:  # GDAL writes by name, and may put files beside it
+        _write_frame(frame, temporary, spec)
 
 
 def _frame(features: Iterable[dict]) -> gpd.GeoDataFrame:

@@ -11,25 +11,36 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from geo.messages import msg
 from geo.model import InvalidInput
+from geo.storage import protocols as p
+
+if TYPE_CHECKING:
+    from geo.storage.views.dashboard import DashboardView
 
 
 class UnitOfWork(ABC):
-    """One transaction. Repositories: layers, counties, sites, versions (of sites), users, tokens,
-    assignments, reports, audit."""
+    """One transaction: the repositories (writes and ``get``) and the readers of the read side
+    (``*_view``, one per consumer), each typed by its Protocol in protocols.py."""
 
-    layers: Any
-    counties: Any
-    sites: Any
-    versions: Any
-    users: Any
-    tokens: Any
-    assignments: Any
-    reports: Any
-    audit: Any
+    layers: p.Layers
+    counties: p.Counties
+    sites: p.Sites
+    versions: p.Versions
+    users: p.Users
+    tokens: p.Tokens
+    assignments: p.Assignments
+    reports: p.Reports
+    photos: p.Photos
+    audit: p.Audit
+    map_view: p.MapReader
+    export_view: p.ExportReader
+    ogc_view: p.OgcReader
+    history_view: p.HistoryReader
+    dashboard_view: DashboardView  # geo/storage/views/dashboard.py
+    store: Store  # the store this unit of work belongs to
 
     @abstractmethod
     def begin_write(self, *, exclusive: bool = True) -> None:
@@ -54,6 +65,8 @@ class Store(ABC):
     """A database holding OneMap's tables, chosen by URL in ``open_store``."""
 
     url: str
+    # What is built once from data that stays while the store runs (geo.counties); emptied when it changes.
+    cache: dict[str, object]
 
     @abstractmethod
     def migrate(self) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import errno
 import hashlib
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
+from geo.io.files import write_atomically
 from geo.messages import msg
 from geo.model import InvalidInput, NotFound, StorageFull, StorageUnavailable
 
@@ -63,23 +63,11 @@ class LocalBlobs:
         committed afterwards never points to a missing photo.
         """
         target = self.root / key
-        partial = target.with_name(target.name + ".partial")
         with _local_errors(self.root):
             target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                with open(partial, "wb") as f:
-                    f.write(data)
-                    f.flush()
-                    os.fsync(f.fileno())
-                partial.replace(target)
-            except OSError:
-                partial.unlink(missing_ok=True)  # a full disk should not keep the half-written part
-                raise
-            folder = os.open(target.parent, os.O_RDONLY)
-            try:
-                os.fsync(folder)
-            finally:
-                os.close(folder)
+            partial = target.with_name(target.name + ".partial")  # keys are unique: one fixed name each
+            with write_atomically(target, durable=True, temporary=partial) as f:
+                f.write(data)
 
     def read(self, key: str) -> bytes:
         with self.open(key) as f:

@@ -168,3 +168,4 @@ class PostgisStore(SqlStore):
                       f"--command={drop}", f"--file={script}", f"--dbname={self._libpq_url()}")
         finally:
             script.unlink(missing_ok=True)
+        self.cache.clear()  # what was built from the replaced rows (geo.counties)

@@ -7,7 +7,6 @@ the store (``layer_bbox_clause``, ``exact_filter``, ``exact_mask``), so backends
 from __future__ import annotations
 
 import dataclasses
-from collections import namedtuple
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,7 @@ from geo.geometry import display_forms, round_coords
 from geo.messages import msg
 from geo.model import AuditEntry, LayerDef, NotFound, Site, StaleVersion, User
 from geo.storage import schema as t
+from geo.storage.views.filters import LIVE, SiteFilter, where
 
 if TYPE_CHECKING:
     from geo.storage.sql import SqlStore
@@ -50,6 +50,8 @@ class LayerRepo(_Repo):
 
 
 class CountyRepo(_Repo):
+    stored = False  # True once this unit of work stored a county (geo.counties: not the store's until commit)
+
     def save(self, code: str, name: str, name_en: str | None, geometry) -> bool:
         """Store a county boundary unless it is already there; True when stored."""
         if self.c.execute(sa.select(t.counties.c.code).where(t.counties.c.code == code)).first():
@@ -57,6 +59,7 @@ class CountyRepo(_Repo):
         self.c.execute(
             t.counties.insert().values(code=code, name=name, name_en=name_en, geom=shapely.to_wkb(geometry))
         )
+        self.stored = True
         return True
 
     def all(self) -> list[dict[str, Any]]:
@@ -96,8 +99,6 @@ def _site(row) -> Site:
     )
 
 
-# Deleted sites keep their row (reports and versions point at it); every listing leaves them out.
-_LIVE = t.sites.c.deleted_at.is_(None)
 # A Site's columns: not the display forms, GeoJSON text only the map's view query reads.
 _SITE_COLUMNS = [c for c in t.sites.c if not c.name.startswith("display_")]
 _VERSIONED = ["layer_id", "ref", "name", "county", "status", "geom", "minx", "miny", "maxx", "maxy",
@@ -225,7 +226,7 @@ class SiteRepo(_Repo):
 
     def ids_by_ref(self, layer_id: str) -> dict[str, int]:
         s = t.sites.c
-        rows = self.c.execute(sa.select(s.ref, s.id).where(s.layer_id == layer_id, s.ref.is_not(None), _LIVE))
+        rows = self.c.execute(sa.select(s.ref, s.id).where(s.layer_id == layer_id, s.ref.is_not(None), LIVE))
         return {ref: site_id for ref, site_id in rows}
 
     def get(self, site_id: int, *, deleted: bool = False) -> Site:
@@ -250,20 +251,8 @@ class SiteRepo(_Repo):
         limit: int | None = None,
     ) -> Iterator[Site]:
         """Sites matching every filter given, in id order, streamed from the database."""
-        s = t.sites.c
-        query = sa.select(*_SITE_COLUMNS).where(_LIVE).order_by(s.id)
-        if bbox is not None:
-            query = query.where(self.store.layer_bbox_clause(layer_id, bbox))
-        elif layer_id is not None:
-            query = query.where(s.layer_id == layer_id)
-        if status:
-            query = query.where(s.status.in_(list(status)))
-        if county:
-            query = query.where(s.county == county)
-        if q:
-            query = query.where(s.name.contains(q, autoescape=True))
-        if ids is not None:
-            query = query.where(s.id.in_(list(ids)))
+        f = SiteFilter.of(layer_id=layer_id, bbox=bbox, status=status, county=county, q=q, ids=ids)
+        query = sa.select(*_SITE_COLUMNS).where(*where(f, self.store)).order_by(t.sites.c.id)
         if limit is not None and bbox is None:
             query = query.limit(limit)
         sites = self._streamed(query)
@@ -280,242 +269,20 @@ class SiteRepo(_Repo):
             for row in rows:
                 yield _site(row)
 
-    VIEW_COLUMNS = ("id", "name", "status", "county", "last_report_id", "last_inspected_at", "last_result",
-                    "last_review", "minx", "miny", "maxx", "maxy", "geom")
-
-    def view_rows(
-        self,
-        layer_id: str,
-        *,
-        bbox: tuple[float, float, float, float] | None = None,
-        county: str | None = None,
-        q: str | None = None,
-        ids: Iterable[int] | None = None,
-        level: int | None = None,
-        with_attributes: bool = False,
-        limit: int | None = None,
-    ) -> list[Any]:
-        """What a map view or a summary needs, lean: rows of VIEW_COLUMNS, in id order.
-
-        With ``bbox``, the store's index finds candidates and only sites really
-        meeting the box are kept; geometries are decoded only for the candidates
-        whose box crosses the view's edge. With ``level``, each row also carries
-        ``display``: its stored GeoJSON for that zoom level, and ``geom`` is None
-        unless the exact box test needs it (SQLite), so PostGIS sends no WKB.
-        With ``limit``, at most that many rows: reading stops there, so a view
-        holding far more sites than the map draws costs no more than the ones drawn.
-        """
-        s = t.sites.c
-        columns = [s[name] for name in self.VIEW_COLUMNS]
-        if level is not None and (bbox is None or self.store.bbox_is_exact):
-            columns[self.VIEW_COLUMNS.index("geom")] = sa.null().label("geom")
-        if level is not None:
-            columns.append(s[f"display_z{level}"].label("display"))
-        if with_attributes:
-            columns.append(s.attributes)
-        query = sa.select(*columns).where(_LIVE).order_by(s.id)
-        if bbox is not None:
-            query = query.where(self.store.layer_bbox_clause(layer_id, bbox, few=self._few(layer_id)))
-        else:
-            query = query.where(s.layer_id == layer_id)
-        if county:
-            query = query.where(s.county == county)
-        if q:
-            query = query.where(s.name.contains(q, autoescape=True))
-        if ids is not None:
-            query = query.where(s.id.in_(list(ids)))
-        if limit is None:
-            rows = self.c.execute(query).all()
-            return rows if bbox is None else self._really_in(rows, bbox)
-        if bbox is None or self.store.bbox_is_exact:
-            return self.c.execute(query.limit(limit)).all()
-        # The exact test drops some candidates: read them in batches until enough are really in.
-        kept: list[Any] = []
-        result = self.c.execute(query)
-        try:
-            while len(kept) < limit and (batch := result.fetchmany(1000)):
-                kept += self._really_in(batch, bbox)
-        finally:
-            result.close()
-        return kept[:limit]
-
-    FEW = 2000  # a layer this small is read by its own index (SQLite; PostgreSQL's planner decides)
-
-    def _few(self, layer_id: str) -> bool:
-        if self.store.bbox_is_exact:
-            return False
-        first = sa.select(sa.literal(1)).where(t.sites.c.layer_id == layer_id).limit(self.FEW + 1).subquery()
-        return self.c.execute(sa.select(sa.func.count()).select_from(first)).scalar_one() <= self.FEW
-
-    def _really_in(self, rows: list, bbox) -> list:
-        """The rows (with minx … maxy and geom) whose geometry meets ``bbox``, in order.
-
-        Only the rows whose box crosses the edge of ``bbox`` have their geometry decoded;
-        none when the store's bbox clause was exact already (PostGIS).
-        """
-        if self.store.bbox_is_exact:
-            return rows
-        minx, miny, maxx, maxy = bbox
-        keep = [minx <= r.minx and r.maxx <= maxx and miny <= r.miny and r.maxy <= maxy for r in rows]
-        edge = [i for i, inside in enumerate(keep) if not inside]
-        if edge:
-            hits = self.store.exact_mask(shapely.from_wkb([rows[i].geom for i in edge]), bbox)
-            for i, hit in zip(edge, hits.tolist(), strict=True):
-                keep[i] = hit
-        return [row for row, kept in zip(rows, keep, strict=True) if kept]
-
-    EXPORT_COLUMNS = ("id", "name", "status", "county", "ref", "version", "updated_at", "last_inspected_at",
-                      "last_result", "minx", "miny", "maxx", "maxy", "geom")
-    # Plain named tuples: reading a field of a SQLAlchemy row costs ten times as much,
-    # which was a tenth of a large export's time.
-    ExportRow = namedtuple("ExportRow", (*EXPORT_COLUMNS, "attributes"))
-
-    def export_batches(
-        self,
-        layer_id: str,
-        *,
-        bbox: tuple[float, float, float, float] | None = None,
-        status: Iterable[str] | None = None,
-        county: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        size: int = 1000,
-    ) -> Iterator[list[Any]]:
-        """A layer's matching sites for an export, in id order, streamed as lists of at most ``size`` rows.
-
-        Lean rows (``ExportRow``): EXPORT_COLUMNS with the geometry as WKB, plus ``attributes``
-        as JSON text (decoding it with orjson is several times faster than the JSON type).
-        ``bbox`` is exact, as in ``view_rows``; ``since`` / ``until`` bound the last
-        inspection, both ends inclusive, and leave out sites never inspected.
-        """
-        s = t.sites.c
-        columns = [s[name] for name in self.EXPORT_COLUMNS]
-        query = (sa.select(*columns, sa.cast(s.attributes, sa.Text).label("attributes"))
-                 .where(_LIVE).order_by(s.id))
-        if bbox is not None:
-            query = query.where(self.store.layer_bbox_clause(layer_id, bbox))
-        else:
-            query = query.where(s.layer_id == layer_id)
-        if status:
-            query = query.where(s.status.in_(list(status)))
-        if county:
-            query = query.where(s.county == county)
-        if since is not None:
-            query = query.where(s.last_inspected_at >= since)
-        if until is not None:
-            query = query.where(s.last_inspected_at <= until)
-        with self.c.execute(query.execution_options(yield_per=size)) as result:  # closed if abandoned
-            for rows in result.partitions(size):
-                rows = list(map(self.ExportRow._make, rows))
-                if bbox is not None:
-                    rows = self._really_in(rows, bbox)
-                if rows:
-                    yield rows
-
     def counts(self) -> dict[tuple[str, str], int]:
         """{(layer_id, status): number of sites}."""
         s = t.sites.c
-        rows = self.c.execute(sa.select(s.layer_id, s.status, sa.func.count()).where(_LIVE)
+        rows = self.c.execute(sa.select(s.layer_id, s.status, sa.func.count()).where(LIVE)
                               .group_by(s.layer_id, s.status))
         return {(layer, status): n for layer, status, n in rows}
 
     def count(self, layer_id: str | None = None) -> int:
-        return self._count(t.sites, _LIVE, *([t.sites.c.layer_id == layer_id] if layer_id else []))
+        return self._count(t.sites, LIVE, *([t.sites.c.layer_id == layer_id] if layer_id else []))
 
     def set_status(self, site_id: int, status: str, now: datetime, *, actor: str | None,
                    comment: str | None = None, detail: dict | None = None) -> int:
         """A stage layer's status set on review: a version like any other change."""
         return self._write(site_id, None, now, actor, "status", comment, detail, status=status)
-
-    # ------------------------------------------------------------ OGC API collections (geo.collections)
-    @staticmethod
-    def _item_filters(query, status, county, inspected):
-        """``status`` (stored codes), ``county`` and ``inspected`` (start, end): inclusive, None for an
-        open end; never-inspected sites have no time, so they never match an ``inspected`` filter."""
-        s = t.sites.c
-        if status:
-            query = query.where(s.status.in_(list(status)))
-        if county:
-            query = query.where(s.county == county)
-        if inspected is not None:
-            start, end = inspected
-            query = query.where(s.last_inspected_at.is_not(None))
-            if start is not None:
-                query = query.where(s.last_inspected_at >= start)
-            if end is not None:
-                query = query.where(s.last_inspected_at <= end)
-        return query
-
-    def item_ids(
-        self,
-        layer_id: str,
-        *,
-        status: Iterable[str] | None = None,
-        county: str | None = None,
-        inspected: tuple[datetime | None, datetime | None] | None = None,
-        offset: int = 0,
-        limit: int = 10,
-    ) -> tuple[int, list[int]]:
-        """(how many of a layer's sites match, the ids of one page of them in id order), both in SQL.
-
-        Filters as in ``_item_filters``; for pages without a bbox, which need no geometry test.
-        """
-        s = t.sites.c
-        where = self._item_filters(sa.select(s.id).where(s.layer_id == layer_id, _LIVE), status, county,
-                                   inspected)
-        matched = self.c.execute(sa.select(sa.func.count()).select_from(where.subquery())).scalar_one()
-        if offset >= matched:
-            return matched, []
-        page = self.c.execute(where.order_by(s.id).offset(offset).limit(limit)).scalars().all()
-        return matched, list(page)
-
-    def item_rows(
-        self,
-        layer_id: str,
-        *,
-        bbox: tuple[float, float, float, float] | None = None,
-        status: Iterable[str] | None = None,
-        county: str | None = None,
-        inspected: tuple[datetime | None, datetime | None] | None = None,
-    ) -> list[Any]:
-        """Lean rows (id, status, last_inspected_at, last_result) of a layer's matching sites, in id order.
-
-        For matching that SQL alone cannot do: ``bbox`` is exact (index prefilter, then
-        shapely for sites whose box crosses its edge), and the caller can derive a
-        status from the rows. Other filters as in ``_item_filters``.
-        """
-        s = t.sites.c
-        columns = [s.id, s.status, s.last_inspected_at, s.last_result]
-        if bbox is not None:
-            columns += [s.minx, s.miny, s.maxx, s.maxy, s.geom]
-            query = sa.select(*columns).where(self.store.layer_bbox_clause(layer_id, bbox), _LIVE)
-        else:
-            query = sa.select(*columns).where(s.layer_id == layer_id, _LIVE)
-        query = self._item_filters(query, status, county, inspected)
-        rows = self.c.execute(query.order_by(s.id)).all()
-        return rows if bbox is None else self._really_in(rows, bbox)
-
-    def extent(self, layer_id: str) -> tuple[tuple[float, float, float, float] | None,
-                                             tuple[datetime, datetime] | None]:
-        """A layer's bounding box and the span of its sites' last inspections (None when there is none)."""
-        s = t.sites.c
-        row = self.c.execute(sa.select(
-            sa.func.min(s.minx), sa.func.min(s.miny), sa.func.max(s.maxx), sa.func.max(s.maxy),
-            sa.func.min(s.last_inspected_at), sa.func.max(s.last_inspected_at),
-        ).where(s.layer_id == layer_id, _LIVE)).one()
-        bbox = None if row[0] is None else (row[0], row[1], row[2], row[3])
-        return bbox, (None if row[4] is None else (row[4], row[5]))
-
-    def report_counts(self, site_ids: Iterable[int]) -> dict[int, int]:
-        """{site id: number of its reports that count (not rejected)} for those of the sites that have any."""
-        r = t.reports.c
-        ids = list(site_ids)
-        if not ids:
-            return {}
-        rows = self.c.execute(sa.select(r.site_id, sa.func.count()).where(
-            r.site_id.in_(ids), r.review_status != "rejected").group_by(r.site_id))
-        return {site_id: n for site_id, n in rows}
-
 
 class SiteVersionRepo(_Repo):
     """The recorded versions of sites (written by SiteRepo with each change, read here)."""
@@ -547,32 +314,6 @@ class SiteVersionRepo(_Repo):
         out = dict(row._mapping)
         out["geometry"] = shapely.from_wkb(out.pop("geom"))
         return out
-
-    AS_OF = ("site_id", "version", "name", "ref", "county", "status", "at", "minx", "miny", "maxx", "maxy",
-             "geom")
-
-    def as_of(self, layer_id: str, at: datetime, *, bbox: tuple[float, float, float, float] | None = None,
-              county: str | None = None, q: str | None = None, ids: Iterable[int] | None = None) -> list[Any]:
-        """Rows (AS_OF columns plus ``attributes`` as JSON text) of the layer's sites as they were at ``at``:
-        each site's latest version recorded by then, unless that version deleted it; in id order.
-        ``bbox`` compares boxes only; the caller makes the exact test."""
-        v = t.site_versions.c
-        latest = (sa.select(v.site_id, sa.func.max(v.version).label("version"))
-                  .where(v.layer_id == layer_id, v.at <= at).group_by(v.site_id).subquery())
-        query = (sa.select(*(v[c] for c in self.AS_OF), sa.cast(v.attributes, sa.Text).label("attributes"))
-                 .join(latest, sa.and_(v.site_id == latest.c.site_id, v.version == latest.c.version))
-                 .where(v.deleted.is_(False)).order_by(v.site_id))
-        if bbox is not None:
-            minx, miny, maxx, maxy = bbox
-            query = query.where(v.maxx >= minx, v.minx <= maxx, v.maxy >= miny, v.miny <= maxy)
-        if county:
-            query = query.where(v.county == county)
-        if q:
-            query = query.where(v.name.contains(q, autoescape=True))
-        if ids is not None:
-            query = query.where(v.site_id.in_(list(ids)))
-        return self.c.execute(query).all()
-
 
 def _user(row) -> User:
     return User(id=row.id, username=row.username, role=row.role, display_name=row.display_name,
@@ -717,11 +458,8 @@ _NOTE_FILED = t.sites.update().where(
 
 class ReportRepo(_Repo):
     def add(self, values: dict[str, Any]) -> int:
-        """Store a report row (photos are added with ``add_photo``)."""
+        """Store a report row (its photos: ``add_with_photos``, or ``PhotoRepo.add``)."""
         return self.c.execute(_REPORT_INSERT, values).inserted_primary_key[0]
-
-    def add_photo(self, values: dict[str, Any]) -> int:
-        return self.c.execute(_PHOTO_INSERT, values).inserted_primary_key[0]
 
     def add_with_photos(self, values: dict[str, Any], photos: list[dict[str, Any]],
                         username: str) -> dict[str, Any]:
@@ -730,7 +468,8 @@ class ReportRepo(_Repo):
         stored = []
         for photo in photos:
             row = {**photo, "report_id": report_id}
-            stored.append(_photo({**row, "id": self.add_photo(row), "taken_at": _utc(row["taken_at"])}))
+            photo_id = PhotoRepo(self.c).add(row)
+            stored.append(_photo({**row, "id": photo_id, "taken_at": _utc(row["taken_at"])}))
         times = {k: _utc(values[k]) for k in ("observed_at", "received_at")}
         return _report({**values, **times, "id": report_id, "username": username}, stored)
 
@@ -799,25 +538,6 @@ class ReportRepo(_Repo):
                           last_result=latest.c.result, last_review=latest.c.review_status))
         return self.c.execute(update).rowcount
 
-    def latest_as_of(self, layer_id: str, at: datetime) -> dict[int, Any]:
-        """{site id: (observed_at, checklist, review)} of each site's latest report that counted at ``at``:
-        received by then, observed by then, and not rejected by then; ``review`` is "pending" when it
-        was not yet reviewed at ``at``, else its review status."""
-        r, s = t.reports.c, t.sites.c
-        counted = sa.and_(
-            s.layer_id == layer_id, r.received_at <= at, r.observed_at <= at,
-            sa.not_(sa.and_(r.review_status == "rejected", r.reviewed_at <= at)))
-        newest_first = sa.func.row_number().over(partition_by=r.site_id,
-                                                 order_by=(r.observed_at.desc(), r.id.desc()))
-        ranked = (sa.select(r.site_id, r.observed_at, r.checklist, r.review_status, r.reviewed_at,
-                            newest_first.label("rank"))
-                  .join(t.sites, s.id == r.site_id).where(counted).subquery())
-        rows = self.c.execute(sa.select(ranked).where(ranked.c.rank == 1))
-        return {row.site_id: (_utc(row.observed_at), row.checklist,
-                              row.review_status if row.reviewed_at is not None and row.reviewed_at <= at
-                              else "pending")
-                for row in rows}
-
     def _photos(self, report_ids: list[int]) -> dict[int, list[dict]]:
         p = t.photos.c
         out: dict[int, list[dict]] = {i: [] for i in report_ids}
@@ -848,33 +568,6 @@ class ReportRepo(_Repo):
         photos = self._photos([row.id for row in rows])
         return [_report(row._mapping, photos[row.id]) for row in rows]
 
-    def latest_photo(self, report_ids: Iterable[int]) -> dict[int, int]:
-        """{report id: id of its first photo} for the reports that have one."""
-        p = t.photos.c
-        rows = self.c.execute(sa.select(p.report_id, sa.func.min(p.id)).where(
-            p.report_id.in_(list(report_ids))).group_by(p.report_id))
-        return {report_id: photo_id for report_id, photo_id in rows}
-
-    def photo(self, photo_id: int) -> dict[str, Any]:
-        row = self.c.execute(
-            sa.select(t.photos, t.reports.c.site_id).join(t.reports, t.reports.c.id == t.photos.c.report_id)
-            .where(t.photos.c.id == photo_id)).first()
-        if row is None:
-            raise NotFound(msg("photo_not_found", "photo {photo_id} does not exist", photo_id=photo_id))
-        return dict(row._mapping)
-
-    def metric_sums(self, layer_id: str, metric_ids: Iterable[str]) -> dict[str, float]:
-        """{metric: sum over every report on the layer's sites that is not rejected}, added up in SQL
-        (JSON_EXTRACT on SQLite, ->> on PostgreSQL): the dashboard reads no report rows."""
-        r, s = t.reports.c, t.sites.c
-        ids = list(metric_ids)
-        if not ids:
-            return {}
-        query = (sa.select(*(sa.func.sum(r.metrics[m].as_float()) for m in ids))
-                 .join(t.sites, s.id == r.site_id)
-                 .where(s.layer_id == layer_id, r.review_status != "rejected"))
-        return {m: float(total or 0.0) for m, total in zip(ids, self.c.execute(query).one(), strict=True)}
-
     def by_uuid(self, report_uuid: str):
         """(id, site_id, content_hash) of the report with this client UUID, or None."""
         return self.c.execute(_BY_UUID, {"uuid": report_uuid}).first()
@@ -889,57 +582,39 @@ class ReportRepo(_Repo):
         self.c.execute(t.reports.update().where(t.reports.c.id == report_id).values(
             review_status=status, reviewed_by=reviewer_id, reviewed_at=now, review_comment=comment))
 
-    def photo_keys(self) -> set[str]:
+    def count(self, site_id: int | None = None) -> int:
+        return self._count(t.reports, *([t.reports.c.site_id == site_id] if site_id else []))
+
+class PhotoRepo(_Repo):
+    """The photo rows of reports (the files are in geo.storage.blobs)."""
+
+    def add(self, values: dict[str, Any]) -> int:
+        return self.c.execute(_PHOTO_INSERT, values).inserted_primary_key[0]
+
+    def get(self, photo_id: int) -> dict[str, Any]:
+        """The photo's row with its report's ``site_id``."""
+        row = self.c.execute(
+            sa.select(t.photos, t.reports.c.site_id).join(t.reports, t.reports.c.id == t.photos.c.report_id)
+            .where(t.photos.c.id == photo_id)).first()
+        if row is None:
+            raise NotFound(msg("photo_not_found", "photo {photo_id} does not exist", photo_id=photo_id))
+        return dict(row._mapping)
+
+    def keys(self) -> set[str]:
         """Every file key a photo row refers to (originals and derived copies)."""
         p = t.photos.c
         rows = self.c.execute(sa.select(p.original_key, p.display_key, p.thumbnail_key))
         return {key for row in rows for key in row}
 
-    def photo_rows(self, report_ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
+    def rows(self, report_ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
+        """(id and file keys) of every photo, or of the reports' photos, in id order."""
         p = t.photos.c
         query = sa.select(p.id, p.original_key, p.display_key, p.thumbnail_key).order_by(p.id)
         if report_ids is not None:
             query = query.where(p.report_id.in_(list(report_ids)))
         return [dict(row._mapping) for row in self.c.execute(query)]
 
-    def count(self, site_id: int | None = None) -> int:
-        return self._count(t.reports, *([t.reports.c.site_id == site_id] if site_id else []))
-
-    # ------------------------------------------------------------ exports (geo.exports)
-    def counts_for_layer(self, layer_id: str, at: datetime | None = None) -> dict[int, int]:
-        """{site id: number of its reports that count (not rejected)} for a layer, in one grouped query;
-        with ``at``, those that counted then (received by then, not rejected by then)."""
-        r, s = t.reports.c, t.sites.c
-        counted = [r.review_status != "rejected"] if at is None else [
-            r.received_at <= at, sa.not_(sa.and_(r.review_status == "rejected", r.reviewed_at <= at))]
-        rows = self.c.execute(
-            sa.select(r.site_id, sa.func.count()).join(t.sites, s.id == r.site_id)
-            .where(s.layer_id == layer_id, *counted).group_by(r.site_id))
-        return {site_id: n for site_id, n in rows}
-
-    def export_batches(self, layer_id: str, *, since: datetime | None = None, until: datetime | None = None,
-                       county: str | None = None, size: int = 1000) -> Iterator[list[Any]]:
-        """Every report on a layer's sites in filing order, streamed as lists of at most ``size`` rows: the
-        report's columns, ``username``, ``site_name`` and, only for reports without a GPS fix, the site's
-        WKB as ``site_geom``.
-
-        ``since`` / ``until`` bound the observation time, both ends inclusive.
-        """
-        r, s = t.reports.c, t.sites.c
-        query = (sa.select(t.reports, t.users.c.username, s.name.label("site_name"),
-                           sa.case((r.gps_lat.is_(None), s.geom)).label("site_geom"))
-                 .join(t.sites, s.id == r.site_id).join(t.users, t.users.c.id == r.user_id)
-                 .where(s.layer_id == layer_id).order_by(r.id))
-        if since is not None:
-            query = query.where(r.observed_at >= since)
-        if until is not None:
-            query = query.where(r.observed_at <= until)
-        if county:
-            query = query.where(s.county == county)
-        with self.c.execute(query.execution_options(yield_per=size)) as result:  # closed if abandoned
-            yield from result.partitions(size)
-
-    def photo_ids(self, report_ids: Iterable[int]) -> dict[int, list[int]]:
+    def ids_by_report(self, report_ids: Iterable[int]) -> dict[int, list[int]]:
         """{report id: ids of its photos, in order} for those of the reports that have any."""
         p = t.photos.c
         out: dict[int, list[int]] = {}

@@ -8,7 +8,7 @@ tables; this module is what the queries are written against.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
@@ -38,18 +38,15 @@ class UtcDateTime(TypeDecorator):
 def backend_only(obj, name, type_, reflected, compare_to) -> bool:
     """Alembic's ``include_object``: False for what a backend adds beside these tables —
     SQLite's R*Tree tables, PostGIS's generated ``shape`` columns and their GiST indexes
-    (migrations 0001 and 0005) — so comparisons with this module leave them alone."""
+    (migrations 0001 and 0005), the attribute indexes of one backend (``_sqlite``, ``_gin``:
+    migration 0007) — so comparisons with this module leave them alone."""
     if type_ == "table":
         return not (name.startswith("sites_rtree") or name == "spatial_ref_sys")
     if type_ == "column":
         return name != "shape"
     if type_ == "index":
-        return not (name or "").endswith("_shape")
+        return not (name or "").endswith(("_shape", "_sqlite", "_gin"))
     return True
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 layers = sa.Table(
@@ -103,6 +100,9 @@ sites = sa.Table(
     sa.Index("ix_sites_layer_status", "layer_id", "status"),
     sa.Index("ix_sites_layer_inspected", "layer_id", "last_inspected_at"),
     sa.Index("ix_sites_county", "county"),
+    # The dashboard's counts and overdue list read only this index (geo/storage/views/dashboard.py).
+    sa.Index("ix_sites_layer_live", "layer_id", "deleted_at", "last_inspected_at", "last_result", "county",
+             "status", "id"),
 )
 
 # Every version of every site, the current one included: written with each change (drawn,

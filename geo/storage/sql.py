@@ -28,12 +28,18 @@ from geo.storage.repositories import (
     AuditRepo,
     CountyRepo,
     LayerRepo,
+    PhotoRepo,
     ReportRepo,
     SiteRepo,
     SiteVersionRepo,
     TokenRepo,
     UserRepo,
 )
+from geo.storage.views.dashboard import DashboardView
+from geo.storage.views.exports import ExportView
+from geo.storage.views.history import HistoryView
+from geo.storage.views.map import MapView
+from geo.storage.views.ogc import OgcView
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -54,6 +60,7 @@ class SqlStore(Store):
     def __init__(self, url: str):
         self.url = url
         self.engine = self._create_engine(url)
+        self.cache: dict[str, Any] = {}  # built once from data that stays while the store runs (geo.counties)
 
     # ------------------------------------------------------------ backend hooks
     def _create_engine(self, url: str) -> sa.Engine:
@@ -158,7 +165,14 @@ class SqlUnitOfWork(UnitOfWork):
         self.tokens = TokenRepo(connection)
         self.assignments = AssignmentRepo(connection)
         self.reports = ReportRepo(connection)
+        self.photos = PhotoRepo(connection)
         self.audit = AuditRepo(connection)
+        # The read side (geo/storage/views/): one reader per consumer.
+        self.map_view = MapView(connection, store)
+        self.export_view = ExportView(connection, store)
+        self.ogc_view = OgcView(connection, store)
+        self.history_view = HistoryView(connection, store)
+        self.dashboard_view = DashboardView(connection, store)
 
     def begin_write(self, *, exclusive: bool = True) -> None:
         if self.connection.in_transaction() and (exclusive or not self._store.writes_continue_reads):
@@ -166,12 +180,19 @@ class SqlUnitOfWork(UnitOfWork):
         # In place: the next BEGIN is a writer's.
         self.connection.execution_options(onemap_write=True, onemap_exclusive=exclusive)
 
+    @property
+    def store(self) -> SqlStore:
+        return self._store
+
     def commit(self) -> None:
         try:
             self.connection.commit()
         finally:
             self._store._transaction_ended(self.connection)
         self.connection.execution_options(onemap_write=False, onemap_exclusive=True)  # later reads: no lock
+        if self.counties.stored:  # the store's counties changed: geo.counties builds them again
+            self._store.cache.clear()
+            self.counties.stored = False
 
     def rollback(self) -> None:
         try:

@@ -123,6 +123,7 @@ class SqliteStore(SqlStore):
         finally:
             source.close()
         self.engine.dispose()  # pooled connections may hold pages of the replaced database
+        self.cache.clear()  # what was built from the replaced rows (geo.counties)
 
     def layer_bbox_clause(self, layer_id, bbox, *, few=False):
         if few and layer_id is not None:

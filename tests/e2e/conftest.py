@@ -17,6 +17,20 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 
 @pytest.fixture
+def app_env():
+    """Browser tests draw no basemap: no tiles from the internet, only the app's own layers."""
+    return {"ONEMAP_BASEMAP": "none"}
+
+
+@pytest.fixture
+def site(app) -> int:
+    """A village of the worker's, overdue, with an approved report and a newer one awaiting review."""
+    from tests.e2e.pages import seed_site  # pages.py imports this module
+
+    return seed_site(app)
+
+
+@pytest.fixture
 def live_server(app):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import require
-from tests.e2e.pages import PHONE, log_in, open_page, seed_site
+from tests.e2e.pages import PHONE, log_in, open_page
 
 DESKTOP = {"width": 1280, "height": 800}
 # (role, page, language, screen); None: nobody logged in. The worker's pages are for phones.
@@ -34,16 +34,6 @@ KEPT = ("meta-viewport", "meta-viewport-large", "page-has-heading-one", "empty-t
         "valid-lang")
 
 pytestmark = pytest.mark.backends("sqlite")  # markup, not storage
-
-
-@pytest.fixture
-def app_env():
-    return {"ONEMAP_BASEMAP": "none"}
-
-
-@pytest.fixture
-def site(app):
-    return seed_site(app)
 
 
 @pytest.fixture(scope="module")

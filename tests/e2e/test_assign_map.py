@@ -3,15 +3,13 @@
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import PASSWORD
+from tests.e2e.pages import log_in_on
 from webapp.context import get_uow
 
+# Picking on a map; assignments run on both in tests/webapp/test_manager_pages.py.
+pytestmark = pytest.mark.backends("sqlite")
+
 HOSTILE_NAME = '<img src=x onerror="window.__xss = 1">村'
-
-
-@pytest.fixture
-def app_env():
-    return {"ONEMAP_BASEMAP": "none"}
 
 
 @pytest.fixture
@@ -31,10 +29,7 @@ def _assigned(app):
 
 
 def test_manager_picks_sites_on_the_map_and_assigns_them(live_server, page, app, heishan_zones):
-    page.goto(live_server + "/login")
-    page.fill("input[name=username]", "manager")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    log_in_on(page, live_server, "manager")
     page.goto(live_server + "/manage/assign?worker=worker&layer=sanitation_zones&county=210726")
     page.wait_for_selector("#assign-map[data-ready=true]")
     shapes = page.locator("#assign-map path.leaflet-interactive")

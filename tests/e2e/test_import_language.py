@@ -3,13 +3,10 @@ rejected feature's reason in the page's language, Chinese first, then English.""
 
 import pytest
 
-from tests.conftest import PASSWORD
-from tests.webapp.test_messages_b import broken_file
+from tests.e2e.pages import log_in_on
+from tests.factories import broken_file
 
-
-@pytest.fixture
-def app_env():
-    return {"ONEMAP_BASEMAP": "none"}
+pytestmark = pytest.mark.backends("sqlite")  # messages, not storage
 
 
 def _preview(page, live_server, query=""):
@@ -24,10 +21,7 @@ def _preview(page, live_server, query=""):
 
 
 def test_rejected_features_are_listed_in_the_language_of_the_page(live_server, page):
-    page.goto(live_server + "/login")
-    page.fill("input[name=username]", "manager")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    log_in_on(page, live_server, "manager")
 
     chinese = _preview(page, live_server)
     assert page.locator("html").get_attribute("lang") == "zh-CN"

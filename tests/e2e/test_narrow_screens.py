@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.pages import log_in, open_page, seed_site
+from tests.e2e.pages import log_in, open_page
 
 TOPBAR_MAX_PX = 60
 # What each role's menu leads to, beyond the map; "{site}" is a village assigned to the worker.
@@ -18,16 +18,6 @@ ROLE_PAGES = {
               "/admin/users"],
 }
 pytestmark = pytest.mark.backends("sqlite")  # layout, not storage
-
-
-@pytest.fixture
-def app_env():
-    return {"ONEMAP_BASEMAP": "none"}
-
-
-@pytest.fixture
-def site(app):
-    return seed_site(app)
 
 
 def _too_wide(page) -> list[str]:

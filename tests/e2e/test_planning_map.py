@@ -5,33 +5,46 @@ version on the site page; a planner gets none of the editing tools."""
 import pytest
 from shapely.geometry import Point, shape
 
-from tests.e2e.test_map import _login
-from tests.webapp.test_sites_api import ATTRS, bearer, free_square
+from geo.access import system_user
+from tests.e2e.pages import log_in_to_map, map_drawn, map_reloaded
+from tests.factories import ATTRS, bearer, free_square
+
+# The editing tools; planning's storage runs on both in tests/geo/test_planning.py,
+# tests/webapp/test_sites_api.py.
+pytestmark = pytest.mark.backends("sqlite")
 
 EDIT_FILES = ("leaflet-geoman", "edit.js")
 
 
-@pytest.fixture
-def app_env():
-    return {"ONEMAP_BASEMAP": "none"}
-
-
-def _ready(page):
-    page.wait_for_timeout(250)  # a move reloads the features 150 ms after it ends
-    page.wait_for_function("() => document.querySelector('.folium-map').dataset.ready === 'true'")
+# How many vertices the shape Geoman is drawing has (-1: it draws none).
+VERTICES = """() => { const pm = OneMap.map.pm, drawing = pm && pm.Draw.getActiveShape();
+    return drawing ? pm.Draw[drawing]._layer.getLatLngs().length : -1; }"""
+# Whether Geoman has taken the mouse's latest move: its hint marker (snapped: where it was before the snap)
+# is at this point of the page, or the mouse is on a vertex already drawn (a click there closes or ends the
+# shape; the vertex, not the map, gets the move).
+HINT_AT = """([x, y]) => { const pm = OneMap.map.pm, hint = pm.Draw[pm.Draw.getActiveShape()]._hintMarker;
+    const under = document.elementFromPoint(x, y);
+    if (under && under.closest(".leaflet-marker-pane .marker-icon:not(.cursor-marker)")) return true;
+    const p = OneMap.map.latLngToContainerPoint(hint._snapped ? hint._orgLatLng : hint.getLatLng());
+    const box = OneMap.map.getContainer().getBoundingClientRect();
+    return Math.abs(box.left + p.x - x) < 1.5 && Math.abs(box.top + p.y - y) < 1.5; }"""
+# Whether a vertex handle of the shape being edited stands at this point of the page.
+HANDLE_AT = """([x, y]) => [...document.querySelectorAll(
+    ".leaflet-marker-pane .marker-icon:not(.marker-icon-middle)")].some((m) => {
+      const r = m.getBoundingClientRect();
+      return Math.abs(r.left + r.width / 2 - x) < 4 && Math.abs(r.top + r.height / 2 - y) < 4; })"""
 
 
 def _manager(page, base):
-    _login(page, base, "manager")
+    log_in_to_map(page, base, "manager")
     page.wait_for_selector("#edit-new:not([disabled])")
 
 
 def _go(page, lng, lat, zoom=15):
     # The page's first fit to the counties may still be zooming: its end would undo this view.
     page.wait_for_function("() => !OneMap.map._animatingZoom")
-    page.evaluate("([lat, lng, z]) => { OneMap.map.setView([lat, lng], z, { animate: false }); }",
-                  [lat, lng, zoom])
-    _ready(page)
+    map_reloaded(page, lambda: page.evaluate(  # a move reloads the features 150 ms after it ends
+        "([lat, lng, z]) => { OneMap.map.setView([lat, lng], z, { animate: false }); }", [lat, lng, zoom]))
     assert page.evaluate("() => OneMap.map.getZoom()") == zoom
 
 
@@ -45,16 +58,39 @@ def _pixel(page, lng, lat):
 
 def _click(page, lng, lat):
     page.mouse.click(*_pixel(page, lng, lat))
-    page.wait_for_timeout(120)
+
+
+def _add_vertex(page, lng, lat):
+    """Click a vertex of the shape being drawn: move there, wait until Geoman has followed the mouse (and
+    snapped), click, and wait until it has taken the vertex (or, for the click that closes or ends the
+    shape, has finished drawing)."""
+    from playwright.sync_api import TimeoutError as NotYet
+
+    x, y = _pixel(page, lng, lat)
+    before = page.evaluate(VERTICES)
+    page.mouse.move(x, y)
+    for _ in range(20):  # a move made just after a click is at times missed: made again, it is taken
+        try:
+            page.wait_for_function(HINT_AT, arg=[x, y], timeout=250)
+            break
+        except NotYet:
+            page.mouse.move(x + 1, y)
+            page.mouse.move(x, y)
+    else:
+        raise AssertionError(f"Geoman does not follow the mouse to {x}, {y}")
+    page.mouse.down()
+    page.mouse.up()
+    page.wait_for_function(f"(n) => ({VERTICES})() !== n", arg=before)
 
 
 def _drag(page, start, end):
+    """Drag the vertex handle at ``start`` to ``end``; wait until the handle stands there."""
     page.mouse.move(*_pixel(page, *start))
     page.mouse.down()
     x, y = _pixel(page, *end)
     page.mouse.move(x, y, steps=12)
     page.mouse.up()
-    page.wait_for_timeout(150)
+    page.wait_for_function(HANDLE_AT, arg=[x, y])
 
 
 def _drawing(page):
@@ -69,11 +105,12 @@ def _draw_zone(page, ring):
     page.click("#edit-panel button.edit-draw")
     _drawing(page)
     for lng, lat in [*ring, ring[0]]:
-        _click(page, lng, lat)
+        _add_vertex(page, lng, lat)
     page.wait_for_selector("#edit-panel input[name=name]")
 
 
 def _popup_action(page, lng, lat, label):
+    page.wait_for_selector(".leaflet-popup", state="detached")  # one a reload closed may still be fading
     _click(page, lng, lat)
     page.locator(".leaflet-popup .popup-edit button", has_text=label).click()
     page.wait_for_selector(".leaflet-popup", state="detached")  # it fades out over what it covered
@@ -119,7 +156,7 @@ def test_a_manager_draws_a_zone_reshapes_it_and_restores_the_first_version(live_
         "新绘村", "芳山镇", True, "210726", 1)
     drawn = shape(site["geometry"])
     assert abs(drawn.area - shape(square).area) / shape(square).area < 0.05  # clicked to a pixel or so
-    _ready(page)
+    map_drawn(page)  # the save reloads the map as it says it is done
 
     # reshape: drag one corner outwards, then save
     corner = ring[2]
@@ -165,7 +202,7 @@ def test_a_manager_draws_a_zone_reshapes_it_and_restores_the_first_version(live_
 def test_a_planner_gets_no_editing_tools(live_server, page, app):
     requests = []
     page.on("request", lambda r: requests.append(r.url))
-    _login(page, live_server, "planner")
+    log_in_to_map(page, live_server, "planner")
     assert page.locator("#planning, #edit-new").count() == 0
     assert page.evaluate("typeof L.PM") == "undefined"
     assert not [u for u in requests if any(name in u for name in EDIT_FILES)]
@@ -250,29 +287,28 @@ def test_a_planner_looks_at_a_past_day_and_back_at_today(live_server, page, app)
     with app.app_context():
         with get_uow() as uow:
             site = planning.create_site(layers()["sanitation_zones"], {"name": "旧名村", "geometry": square,
-                                        "attributes": ATTRS}, uow=uow, actor="manager",
-                                        now=datetime(2026, 10, 1, 2, tzinfo=UTC))
+                                        "attributes": ATTRS}, uow=uow, user=system_user("manager"),
+                                        now=datetime(2026, 10, 1, 2, tzinfo=UTC)).site
         with get_uow() as uow:
             planning.edit_site(site.id, {"base_version": 1, "name": "新名村"}, layers=layers(), uow=uow,
-                               actor="manager", now=datetime(2026, 11, 1, 2, tzinfo=UTC))
+                               user=system_user("manager"), now=datetime(2026, 11, 1, 2, tzinfo=UTC))
     centre = shape(square).centroid
-    _login(page, live_server, "planner")
+    log_in_to_map(page, live_server, "planner")
     _go(page, centre.x, centre.y)
 
     def names():
         return page.locator("#site-list li a").all_inner_texts()
 
     assert "新名村" in names() and page.locator("#as-of-note").is_hidden()
-    page.fill("#filters input[name=as_of]", "2026-10-15")
-    _ready(page)
+    map_reloaded(page, lambda: page.fill("#filters input[name=as_of]", "2026-10-15"),  # typing: 150 ms later
+                 asking="as_of=2026-10-15")
     assert "旧名村" in names() and "新名村" not in names()
     assert "2026-10-15" in page.locator("#as-of-note").inner_text()
     assert "as_of=2026-10-15" in page.url  # the view can be shared
-    page.fill("#filters input[name=as_of]", "2026-09-15")
-    _ready(page)
+    map_reloaded(page, lambda: page.fill("#filters input[name=as_of]", "2026-09-15"),  # typing: 150 ms later
+                 asking="as_of=2026-09-15")
     assert "旧名村" not in names() and "新名村" not in names()  # not drawn yet then
-    page.click("#as-of-note button")
-    _ready(page)
+    map_reloaded(page, lambda: page.click("#as-of-note button"))
     assert "新名村" in names() and page.locator("#as-of-note").is_hidden()
 
 
@@ -363,14 +399,14 @@ def test_a_manager_splits_a_zone_on_the_map_merges_the_parts_back_and_deletes_it
     _popup_action(page, middle - size / 4, (south + north) / 2, "拆分")
     _drawing(page)
     for lat in (south - 0.001, north + 0.001, north + 0.001):  # the last vertex again ends the line
-        _click(page, middle, lat)
+        _add_vertex(page, middle, lat)
     page.click("#edit-panel button.edit-save")
     page.locator(".edit-done").wait_for()
     parts = _zones_in(page, live_server, square)
     assert len(parts) == 2 and site_id in parts
     (other_id,) = set(parts) - {site_id}
     assert all(abs(p.area - shape(square).area / 2) / shape(square).area < 0.05 for p in parts.values())
-    _ready(page)
+    map_drawn(page)  # the save reloads the map as it says it is done
 
     # merge: start from the west half, pick the east half on the map
     west_id = min(parts, key=lambda i: parts[i].centroid.x)
@@ -384,7 +420,7 @@ def test_a_manager_splits_a_zone_on_the_map_merges_the_parts_back_and_deletes_it
     merged = _zones_in(page, live_server, square)
     assert list(merged) == [west_id] and abs(merged[west_id].area - shape(square).area) < 1e-9
     assert page.request.get(f"{live_server}/api/v1/sites/{east_id}").status == 404
-    _ready(page)
+    map_drawn(page)  # the save reloads the map as it says it is done
 
     # delete, then the site is gone from the map's data, and its history says so
     _popup_action(page, middle, (south + north) / 2, "删除")

@@ -16,10 +16,14 @@ import pytest
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from tests.conftest import PASSWORD
+from geo import accounts
+from geo.access import system_user
+from tests.e2e.pages import log_in_on
 from tests.factories import ALL_PASS, add_report
 from webapp.context import get_uow, layers
 from webapp.i18n import TRANSLATIONS
+
+pytestmark = pytest.mark.backends("sqlite")  # catalogues, not storage
 
 OPEN, CLOSE = "⟦", "⟧"
 # Names and codes that are the same in every language.
@@ -50,8 +54,8 @@ def pseudo_catalogue(folder):
 
 
 @pytest.fixture
-def app_env():
-    return {"ONEMAP_BASEMAP": "none", "ONEMAP_LANG": "en"}
+def app_env(app_env):
+    return {**app_env, "ONEMAP_LANG": "en"}
 
 
 @pytest.fixture
@@ -60,9 +64,7 @@ def pseudo_app(app, tmp_path):
     with app.app_context(), get_uow(write=True) as uow:
         zone = next(uow.sites.find(layer_id="sanitation_zones"))
         mine = next(uow.sites.find(layer_id="mines"))
-        from geo import services
-
-        services.assign_sites("worker", [zone.id], uow=uow, actor="test", now=datetime.now(UTC))
+        accounts.assign_sites("worker", [zone.id], uow=uow, user=system_user("test"), now=datetime.now(UTC))
         add_report(uow, zone.id, "worker", checklist=ALL_PASS | {"ditches_cleared": "fail"}, photos=1,
                    note="沟渠堵塞", observed_at=datetime.now(UTC) - timedelta(days=20),
                    media_url=app.config["ONEMAP"].media_url, flags=["off_site"])
@@ -150,10 +152,7 @@ def _untranslated(texts: list[str], allowed: set[str]) -> list[str]:
 
 
 def _login(page, base, username):
-    page.goto(base + "/login?lang=en")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    log_in_on(page, base, username, lang="en")
     page.wait_for_load_state("networkidle")
 
 

@@ -5,24 +5,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from geo import services
-from tests.conftest import PASSWORD
-from tests.e2e.conftest import watch_csp
-from tests.e2e.test_worker_offline import PHONE, _camera_jpeg, _fill_form, _inside
-from webapp.context import get_uow
+from tests.e2e.pages import (
+    camera_jpeg,
+    fill_report_form,
+    inside,
+    log_in_on,
+    phone,
+    send_a_metric_the_server_refuses,
+)
 
-
-@pytest.fixture
-def app_env():
-    return {"ONEMAP_BASEMAP": "none"}
-
-
-@pytest.fixture
-def my_site(app):
-    with app.app_context(), get_uow(write=True) as uow:
-        site = next(uow.sites.find(layer_id="sanitation_zones"))
-        services.assign_sites("worker", [site.id], uow=uow, actor="test", now=datetime.now(UTC))
-    return site
+pytestmark = pytest.mark.backends("sqlite")  # messages, not storage
 
 
 @pytest.mark.parametrize(
@@ -36,32 +28,19 @@ def my_site(app):
     ],
     ids=["zh_CN", "en"],
 )
-def test_the_servers_refusal_of_a_metric_is_shown_in_the_workers_language(live_server, browser, my_site,
+def test_the_servers_refusal_of_a_metric_is_shown_in_the_workers_language(live_server, browser, zone,
                                                                           tmp_path, lang, locale, says,
                                                                           not_says):
-    lat, lon = _inside(my_site)
-    context = browser.new_context(viewport=PHONE, locale=locale,
-                                  geolocation={"latitude": lat, "longitude": lon},
-                                  permissions=["geolocation"], service_workers="allow")
-    page = context.new_page()
-    blocked = watch_csp(page)
+    lat, lon = inside(zone)
+    context, page, blocked = phone(browser, at=(lat, lon), locale=locale)
     taken = datetime.now(UTC).astimezone() - timedelta(minutes=5)
     try:
         # the language chosen on the login page stays with the session
-        page.goto(f"{live_server}/login?lang={lang}&next=/my/sites/{my_site.id}/report")
-        page.fill("input[name=username]", "worker")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_selector(f"#worker-report[data-site='{my_site.id}']")
+        log_in_on(page, live_server, "worker", lang=lang, next_path=f"/my/sites/{zone.id}/report")
+        page.wait_for_selector(f"#worker-report[data-site='{zone.id}']")
         assert page.locator("html").get_attribute("lang") == lang.replace("_", "-")
-        _fill_form(page, _camera_jpeg(tmp_path / "a.jpg", lat, lon, taken), "超出范围")
-        # past the form's own bounds check, so that the server is the one to refuse
-        page.evaluate("""() => { const input = document.getElementById('metric-person_times');
-                                input.max = input.dataset.max = '1e9'; }""")
-        page.fill("#metric-person_times", "20000")
-        page.click("#submit")
-        error = page.locator(".metric[data-metric=person_times] .field-error:not([hidden])")
-        error.wait_for()
+        fill_report_form(page, camera_jpeg(tmp_path / "a.jpg", lat, lon, taken), "超出范围")
+        error = send_a_metric_the_server_refuses(page)
         page.wait_for_selector("#outcome[data-state=failed]", state="attached")
         shown = error.inner_text()
         assert all(text in shown for text in says), shown

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import PASSWORD
-from tests.e2e.conftest import watch_csp
-from tests.e2e.test_map import _login
+from tests.e2e.pages import log_in_on, log_in_to_map, phone
 
-PHONE = {"width": 360, "height": 740}
+pytestmark = pytest.mark.backends("sqlite")  # catalogues, not storage
+
 
 PLANNING = {  # the manager's planning tools on the map (edit.js)
     "zh_CN": {"title": "新建站点", "draw": {"画点", "画线", "画面"}, "cancel": "取消"},
@@ -26,14 +25,9 @@ QUEUE = {  # the worker's queue on /my (worker.js), after one report and after t
 }
 
 
-@pytest.fixture
-def app_env():
-    return {"ONEMAP_BASEMAP": "none"}
-
-
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])
 def test_the_planning_tools_speak_the_pages_language(live_server, page, app, lang):
-    _login(page, live_server, "manager")
+    log_in_to_map(page, live_server, "manager")
     if lang == "en":
         page.goto(live_server + "/?lang=en")
         page.wait_for_selector(".folium-map[data-ready=true]")
@@ -50,14 +44,9 @@ def test_the_planning_tools_speak_the_pages_language(live_server, page, app, lan
 
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])
 def test_the_workers_queue_speaks_the_pages_language_with_its_plurals(live_server, browser, app, lang):
-    context = browser.new_context(viewport=PHONE, locale="zh-CN", service_workers="allow")
-    page = context.new_page()
-    blocked = watch_csp(page)
+    context, page, blocked = phone(browser)
     try:
-        page.goto(f"{live_server}/login?next=/my")
-        page.fill("input[name=username]", "worker")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
+        log_in_on(page, live_server, "worker", next_path="/my")
         page.wait_for_selector("#worker-my")
         if lang == "en":
             page.goto(f"{live_server}/my?lang=en")

@@ -4,21 +4,20 @@ then another with no network, and see both arrive exactly once when the network 
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import shapely
-from PIL import Image
 
-from geo import services
-from tests.conftest import PASSWORD
-from tests.e2e.conftest import watch_csp
+from geo import accounts
+from geo.access import system_user
+from tests.e2e.pages import (
+    PHONE,
+    camera_jpeg,
+    fill_report_form,
+    inside,
+    log_in_on,
+    phone,
+    send_a_metric_the_server_refuses,
+)
 from tests.factories import ALL_PASS, add_report
 from webapp.context import get_uow
-
-PHONE = {"width": 360, "height": 740}
-
-
-@pytest.fixture
-def app_env():
-    return {"ONEMAP_BASEMAP": "none"}
 
 
 @pytest.fixture
@@ -26,7 +25,8 @@ def my_sites(app):
     """Two villages assigned to the worker; the first is overdue, so it is listed first."""
     with app.app_context(), get_uow(write=True) as uow:
         zones = [s for s in uow.sites.find(layer_id="sanitation_zones")][:2]
-        services.assign_sites("worker", [z.id for z in zones], uow=uow, actor="test", now=datetime.now(UTC))
+        accounts.assign_sites("worker", [z.id for z in zones], uow=uow, user=system_user("test"),
+                              now=datetime.now(UTC))
     with app.app_context(), get_uow(write=True) as uow:
         add_report(uow, zones[0].id, "worker", checklist=ALL_PASS,
                    observed_at=datetime.now(UTC) - timedelta(days=20))
@@ -34,71 +34,17 @@ def my_sites(app):
     return zones
 
 
-def _inside(site) -> tuple[float, float]:
-    point = shapely.point_on_surface(site.geometry)
-    return point.y, point.x
-
-
-def _dms(value: float) -> tuple[float, float, float]:
-    degrees = int(value)
-    minutes = int((value - degrees) * 60)
-    return float(degrees), float(minutes), round((value - degrees - minutes / 60) * 3600, 4)
-
-
-def _camera_jpeg(path, lat: float, lon: float, taken: datetime, size=(2400, 1800), endian="<"):
-    """A phone camera's JPEG: larger than 1600 px, with EXIF GPS (IFD 0x8825) and time.
-
-    ``endian`` ">" writes a big-endian ("MM") TIFF block, as iPhones do; "<" ("II") as most Androids.
-    """
-    image = Image.new("RGB", size, (90, 140, 60))
-    for x in range(0, size[0], 200):  # some detail, so it is a real picture to re-encode
-        image.paste((200, 180, 40), (x, 0, x + 100, size[1]))
-    exif = Image.Exif()
-    exif.endian = endian
-    exif[0x0132] = taken.strftime("%Y:%m:%d %H:%M:%S")
-    utc = taken.astimezone(UTC)
-    exif[0x8825] = {1: "N", 2: _dms(lat), 3: "E", 4: _dms(lon),
-                    7: (float(utc.hour), float(utc.minute), float(utc.second)),
-                    0x1D: utc.strftime("%Y:%m:%d")}
-    image.save(path, "JPEG", exif=exif, quality=90)
-    return path
-
-
-def _login(page, base, next_path):
-    page.goto(f"{base}/login?next={next_path}")
-    page.fill("input[name=username]", "worker")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-
-
-def _fill_form(page, photo, note):
-    page.wait_for_selector("#report-form")
-    for item in page.locator(".check-item").all():
-        item.locator(".choice-pass").click()
-    page.locator(".check-item").nth(2).locator(".choice-fail").click()
-    page.locator(".check-item").nth(2).locator(".comment input").fill("沟渠有积水")
-    page.fill("#metric-person_times", "12")
-    page.fill("#metric-garbage_tonnes", "1.5")
-    page.fill("#note", note)
-    page.set_input_files("#photo-input", str(photo))
-    page.wait_for_selector("#photo-list li.photo[data-ready=true] .photo-gps")  # EXIF read, downscaled
-
-
 def test_worker_files_online_then_offline_and_each_report_arrives_once(live_server, browser, app, my_sites,
                                                                        tmp_path):
     overdue, other = my_sites
-    lat, lon = _inside(overdue)
-    context = browser.new_context(viewport=PHONE, locale="zh-CN",
-                                  geolocation={"latitude": lat, "longitude": lon},
-                                  permissions=["geolocation"], service_workers="allow")
-    page = context.new_page()
-    blocked = watch_csp(page)
+    lat, lon = inside(overdue)
+    context, page, blocked = phone(browser, at=(lat, lon))
     foreign = []
     page.on("request", lambda r: foreign.append(r.url)
             if r.url.startswith("http") and not r.url.startswith(live_server) else None)  # blob: is local
     taken = datetime.now(UTC).astimezone() - timedelta(minutes=5)
     try:
-        _login(page, live_server, "/my")
+        log_in_on(page, live_server, "worker", next_path="/my")
 
         # my sites: the overdue one first, sorted with the phone's position, kept for offline use
         page.wait_for_selector("#my-sites[data-sorted=distance]")
@@ -115,7 +61,7 @@ def test_worker_files_online_then_offline_and_each_report_arrives_once(live_serv
         assert overdue.name in page.locator("h1").inner_text()
         page.wait_for_selector("#worker-report[data-gps=fix]")
         assert "精度 ±" in page.locator("#gps-status").inner_text()
-        _fill_form(page, _camera_jpeg(tmp_path / "online.jpg", lat, lon, taken), "第一份：在线提交")
+        fill_report_form(page, camera_jpeg(tmp_path / "online.jpg", lat, lon, taken), "第一份：在线提交")
         page.click("#submit")
         page.wait_for_selector("#outcome[data-state=sent] #receipt:not([hidden])")
         assert "回执：编号" in page.locator("#receipt").inner_text()
@@ -124,14 +70,14 @@ def test_worker_files_online_then_offline_and_each_report_arrives_once(live_serv
 
         # 2. no network: the other form opens from the service worker's cache and is queued
         context.set_offline(True)
-        other_lat, other_lon = _inside(other)
+        other_lat, other_lon = inside(other)
         context.set_geolocation({"latitude": other_lat, "longitude": other_lon})  # walked to the next village
         response = page.goto(f"{live_server}/my/sites/{other.id}/report")
         assert response.from_service_worker
         assert page.evaluate("fetch('/healthz').then(() => 'online', () => 'offline')") == "offline"
         page.wait_for_selector(f"#worker-report[data-site='{other.id}']")
-        photo = _camera_jpeg(tmp_path / "offline.jpg", other_lat, other_lon, taken, endian=">")
-        _fill_form(page, photo, "第二份：离线填报")
+        photo = camera_jpeg(tmp_path / "offline.jpg", other_lat, other_lon, taken, endian=">")
+        fill_report_form(page, photo, "第二份：离线填报")
         page.click("#submit")
         page.wait_for_selector("#outcome[data-state=queued]")
         assert "联网后自动发送" in page.locator("#outcome-text").inner_text()
@@ -173,7 +119,7 @@ def test_worker_files_online_then_offline_and_each_report_arrives_once(live_serv
             assert len(report["photos"]) == 1
             photo = report["photos"][0]
             assert max(photo["width"], photo["height"]) == 1600  # downscaled on the phone
-            row = uow.reports.photo(photo["id"])
+            row = uow.photos.get(photo["id"])
             assert row["exif_lat"] == pytest.approx(site_lat, abs=1e-5)  # read from EXIF on the phone
             assert row["exif_lon"] == pytest.approx(site_lon, abs=1e-5)
             assert abs(photo["taken_at"] - taken) < timedelta(seconds=2)
@@ -186,26 +132,17 @@ def test_worker_files_online_then_offline_and_each_report_arrives_once(live_serv
         assert by_uuid[second_uuid]["note"] == "第二份：离线填报"
 
 
+@pytest.mark.backends("sqlite")  # a message; nothing is stored
 def test_a_refused_report_shows_the_servers_message_next_to_its_field(live_server, browser, app, my_sites,
                                                                        tmp_path):
     site = my_sites[1]
-    lat, lon = _inside(site)
-    context = browser.new_context(viewport=PHONE, locale="zh-CN",
-                                  geolocation={"latitude": lat, "longitude": lon},
-                                  permissions=["geolocation"], service_workers="allow")
-    page = context.new_page()
-    blocked = watch_csp(page)
+    lat, lon = inside(site)
+    context, page, blocked = phone(browser, at=(lat, lon))
     taken = datetime.now(UTC).astimezone() - timedelta(minutes=5)
     try:
-        _login(page, live_server, f"/my/sites/{site.id}/report")
-        _fill_form(page, _camera_jpeg(tmp_path / "a.jpg", lat, lon, taken), "超出范围")
-        # get past the form's own bounds check, so that the server is the one to refuse
-        page.evaluate("""() => { const input = document.getElementById('metric-person_times');
-                                input.max = input.dataset.max = '1e9'; }""")
-        page.fill("#metric-person_times", "20000")
-        page.click("#submit")
-        error = page.locator('.metric[data-metric=person_times] .field-error:not([hidden])')
-        error.wait_for()
+        log_in_on(page, live_server, "worker", next_path=f"/my/sites/{site.id}/report")
+        fill_report_form(page, camera_jpeg(tmp_path / "a.jpg", lat, lon, taken), "超出范围")
+        error = send_a_metric_the_server_refuses(page)
         assert "服务器未接收此报告" in error.inner_text() and "10000" in error.inner_text()
         assert page.locator("#outcome").get_attribute("data-state") == "failed"
         refused = page.locator("#outcome").get_attribute("data-uuid")
@@ -219,7 +156,7 @@ def test_a_refused_report_shows_the_servers_message_next_to_its_field(live_serve
         failed.wait_for(state="detached")
 
         page.goto(f"{live_server}/my/sites/{site.id}/report")
-        _fill_form(page, _camera_jpeg(tmp_path / "b.jpg", lat, lon, taken), "改正后")
+        fill_report_form(page, camera_jpeg(tmp_path / "b.jpg", lat, lon, taken), "改正后")
         page.click("#submit")
         page.wait_for_selector("#outcome[data-state=sent] #receipt:not([hidden])")
     finally:

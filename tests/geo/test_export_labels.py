@@ -15,6 +15,9 @@ from geo import export_labels, exports, report_exports
 from geo.layers import load_layers, value_label
 from tests.factories import ALL_PASS, add_report
 
+# The writers' labels; the export queries run on both in tests/geo/test_exports.py.
+pytestmark = pytest.mark.backends("sqlite")
+
 ZONES = "sanitation_zones"
 NOW = datetime(2026, 12, 8, 4, 0, tzinfo=UTC)
 OBSERVED = datetime(2026, 12, 7, 13, 30, tzinfo=UTC)  # 21:30 in Jinzhou

@@ -8,6 +8,7 @@ import shapely
 from shapely.geometry import box, mapping
 
 from geo import exports, history, planning
+from geo.access import system_user
 from geo.layers import load_layers
 from geo.model import User
 from geo.queries import ViewQuery, features_in_view
@@ -42,9 +43,9 @@ def zone(store):
                 "attributes": {"township": "芳山镇", "key_village": True},
             },
             uow=uow,
-            actor="manager",
+            user=system_user("manager"),
             now=T0,
-        )
+        ).site
     with store.unit_of_work(write=True) as uow:
         add_report(uow, site.id, "worker", checklist=ALL_PASS, observed_at=T0 + DAY, received_at=T0 + DAY)
         uow.commit()
@@ -54,7 +55,7 @@ def zone(store):
             {"base_version": 1, "name": "改名村"},
             layers=LAYERS,
             uow=uow,
-            actor="manager",
+            user=system_user("manager"),
             now=T0 + 3 * DAY,
         )
     with store.unit_of_work(write=True) as uow:
@@ -71,7 +72,8 @@ def zone(store):
         uow.reports.refresh_latest(site.id, lambda c: "fail" if "fail" in c.values() else "pass")
         uow.commit()
     with store.unit_of_work() as uow:
-        planning.delete_site(site.id, {"base_version": 2}, uow=uow, actor="manager", now=T0 + 20 * DAY)
+        planning.delete_site(site.id, {"base_version": 2}, uow=uow, user=system_user("manager"),
+                             now=T0 + 20 * DAY)
     return site
 
 
@@ -135,7 +137,7 @@ def test_the_map_and_an_export_as_of_a_day(store, zone, tmp_path):
             uow=uow,
             actor="manager",
             now=T0 + 30 * DAY,
-            filters=exports.SiteFilter(status=frozenset({"needs_attention"}), as_of=at),
+            filters=exports.SiteExportFilter(status=frozenset({"needs_attention"}), as_of=at),
         )
     features = orjson.loads(path.read_bytes())["features"]
     assert [(f["id"], f["properties"]["name"], f["properties"]["report_count"]) for f in features] == [
@@ -149,6 +151,6 @@ def test_the_map_and_an_export_as_of_a_day(store, zone, tmp_path):
             uow=uow,
             actor="manager",
             now=T0 + 30 * DAY,
-            filters=exports.SiteFilter(as_of=T0 + 30 * DAY),
+            filters=exports.SiteExportFilter(as_of=T0 + 30 * DAY),
         )
     assert zone.id not in {f["id"] for f in orjson.loads(path.read_bytes())["features"]}

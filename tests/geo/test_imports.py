@@ -4,7 +4,6 @@ Files are written into tmp_path with pyogrio / pandas; the store is a copy of th
 """
 
 import json
-import shutil
 import zipfile
 from datetime import UTC, datetime, timedelta
 
@@ -17,12 +16,13 @@ import shapely
 import sqlalchemy as sa
 from shapely.geometry import Point, box
 
+from geo.access import system_user
+from geo.counties import CountyLocator
 from geo.geometry import display_forms
-from geo.imports import CountyLocator, PlanChanged, import_sites, preview_import
+from geo.imports import PlanChanged, import_sites, preview_import
 from geo.layers import load_layers
-from geo.model import InvalidInput, UnreadableFile, User
+from geo.model import InvalidInput, PermissionDenied, UnreadableFile, User
 from geo.queries import ViewQuery, features_in_view
-from geo.storage import open_store
 
 LAYERS = load_layers()
 MINES, ZONES = LAYERS["mines"], LAYERS["sanitation_zones"]
@@ -32,23 +32,20 @@ PLANNER = User(id=0, username="viewer", role="planner")
 
 
 @pytest.fixture
-def store(tmp_path, _loaded_template, loaded_database_url):
-    folder = tmp_path / "instance"
-    shutil.copytree(_loaded_template, folder)
-    store = open_store(loaded_database_url)
-    yield store
-    store.close()
+def store(loaded_store):
+    """Imports here go into a store that holds the Jinzhou dataset (tests/geo/conftest.py)."""
+    return loaded_store
 
 
 def preview(store, layer, path, crs=None):
     with store.unit_of_work() as uow:
-        return preview_import(layer, path, crs, uow)
+        return preview_import(layer, path, crs, uow, user=system_user("test"))
 
 
 def run(store, layer, path, crs=None, skip_invalid=False, now=NOW, expect=None):
     with store.unit_of_work() as uow:
-        return import_sites(layer, path, crs=crs, skip_invalid=skip_invalid, uow=uow, actor="test", now=now,
-                            expect=expect)
+        return import_sites(layer, path, crs=crs, skip_invalid=skip_invalid, uow=uow,
+                            user=system_user("test"), now=now, expect=expect)
 
 
 def sites(store, layer_id):
@@ -276,6 +273,7 @@ def test_features_without_ref_are_always_new(store, tmp_path):
     assert site_count(store) == before + 2
 
 
+@pytest.mark.backends("sqlite")  # the file's own checks
 def test_two_features_with_one_ref_are_both_rejected(store, tmp_path):
     path = zones_file(tmp_path / "dup.geojson", [zone("D", zone_box(0)), zone("OK", zone_box(1)),
                                                  zone("D", zone_box(2), households=-1)])
@@ -293,6 +291,7 @@ def test_two_features_with_one_ref_are_both_rejected(store, tmp_path):
 
 
 # ------------------------------------------------------------------ broken input writes nothing
+@pytest.mark.backends("sqlite")  # the file's own checks
 def test_broken_features_and_a_wrong_crs_are_rejected_each_with_its_reason(store, tmp_path):
     path = zones_file(tmp_path / "bad.geojson", [
         zone("B1", zone_box(0)),
@@ -323,6 +322,7 @@ def test_broken_features_and_a_wrong_crs_are_rejected_each_with_its_reason(store
     assert site_count(store) == before + 1
 
 
+@pytest.mark.backends("sqlite")  # the file's own checks
 @pytest.mark.parametrize("name, content, reason", [
     ("empty.geojson", b"", "the file is empty (0 bytes)"),
     ("notes.txt", b"hello", "unknown file type '.txt'"),
@@ -356,6 +356,20 @@ def test_preview_writes_nothing_and_the_import_records_an_audit_entry(store, tmp
     action, detail = audit(store)[0]
     assert action == "sites.import"
     assert detail == {"file": "z.geojson", "added": 2, "updated": 0, "unchanged": 0, "rejected": 0}
+
+
+@pytest.mark.backends("sqlite")  # refused before any write
+@pytest.mark.parametrize("role, role_name", [("planner", "Planner"), ("worker", "Grid worker")])
+def test_only_managers_import_and_a_refusal_names_the_role(store, tmp_path, role, role_name):
+    path = zones_file(tmp_path / "z.geojson", [zone("Z1", zone_box(0))])
+    before, log = site_count(store), audit(store)
+    someone = User(id=0, username="someone", role=role)
+    with store.unit_of_work() as uow, pytest.raises(PermissionDenied, match=role_name) as refused:
+        preview_import(ZONES, path, None, uow, user=someone)
+    assert "Manager" in str(refused.value)
+    with store.unit_of_work() as uow, pytest.raises(PermissionDenied, match=role_name):
+        import_sites(ZONES, path, crs=None, skip_invalid=False, uow=uow, user=someone, now=NOW)
+    assert (site_count(store), audit(store)) == (before, log)
 
 
 def households(store):

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from geo import exports
+from geo import times
 from geo.queries import status_timeline
 from geo.status import days_overdue, due_day, effective_status, local_day, overdue_from
 
@@ -102,8 +102,8 @@ def test_status_timeline_turns_overdue_at_local_midnight(weekly):
     ],
 )
 def test_since_until_dates_are_days_in_the_given_zone(zone, text, end, expected):
-    assert exports.parse_time(text, end=end, zone=zone) == expected
+    assert times.parse_time(text, end=end, zone=zone) == expected
 
 
 def test_since_until_dates_default_to_china_standard_time():
-    assert exports.parse_time("2026-12-07") == cst(7, 0, 0)
+    assert times.parse_time("2026-12-07") == cst(7, 0, 0)

@@ -13,12 +13,14 @@ from shapely.geometry import box, mapping
 from geo import planning
 from geo.imports import import_sites
 from geo.layers import load_layers
-from geo.model import InvalidInput, NotFound, StaleVersion
+from geo.model import InvalidInput, NotFound, PermissionDenied, StaleVersion, User
+from geo.storage.views.filters import SiteFilter
 
 LAYERS = load_layers()
 ZONES, MINES, ROADS = LAYERS["sanitation_zones"], LAYERS["mines"], LAYERS["road_works"]
 HEISHAN = "210726"
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+MANAGER, IMPORTER = User(0, "经理甲", "manager"), User(0, "导入员", "manager")
 ATTRS = {"township": "芳山镇", "key_village": True}
 
 
@@ -42,9 +44,11 @@ def square(point, size=0.004, dx=0.0):
     return mapping(box(x, y, x + size, y + size))
 
 
-def call(store, fn, *args, **kwargs):
+def call(store, fn, *args, user=MANAGER, **kwargs):
+    """``fn`` in a unit of work of its own; the site it wrote, where it answers with a ``Planned``."""
     with store.unit_of_work() as uow:
-        return fn(*args, uow=uow, actor="经理甲", now=kwargs.pop("now", NOW), **kwargs)
+        result = fn(*args, uow=uow, user=user, now=kwargs.pop("now", NOW), **kwargs)
+    return result.site if isinstance(result, planning.Planned) else result
 
 
 def create(store, geometry, name="新村", layer=ZONES, now=NOW, **more):
@@ -75,6 +79,7 @@ def test_a_drawn_zone_is_stored_as_its_first_version_with_its_county(store, free
     )
 
 
+@pytest.mark.backends("sqlite")  # refused before any write
 @pytest.mark.parametrize(
     "geometry, problem",
     [
@@ -104,6 +109,7 @@ def test_a_broken_geometry_is_refused_with_the_problem_and_nothing_is_stored(sto
     assert site_count(store) == before
 
 
+@pytest.mark.backends("sqlite")  # refused before any write
 def test_the_place_of_a_self_intersection_is_given_for_the_map(store, free):
     x, y = free.x, free.y
     bowtie = {
@@ -157,6 +163,7 @@ def test_a_mine_may_be_drawn_anywhere_and_a_road_as_a_line(store):
     assert mine.status == MINES.initial_status and road.status == "under_construction"
 
 
+@pytest.mark.backends("sqlite")  # refused before any write
 def test_bad_attributes_are_refused_as_an_import_would(store, free):
     with pytest.raises(InvalidInput, match="key_village: required") as caught:
         call(store, planning.create_site, ZONES, {"name": "村", "geometry": square(free), "attributes": {}})
@@ -244,7 +251,8 @@ def test_a_deleted_site_leaves_every_listing_but_keeps_its_history(store, free):
             uow.sites.get(site.id)
         assert uow.sites.get(site.id, deleted=True).deleted_at is not None
         assert site.id not in {s.id for s in uow.sites.find(layer_id=ZONES.id, bbox=site.geometry.bounds)}
-        assert site.id not in {r.id for r in uow.sites.view_rows(ZONES.id, bbox=site.geometry.bounds)}
+        in_view = uow.map_view.rows(SiteFilter(layer_id=ZONES.id, bbox=site.geometry.bounds))
+        assert site.id not in {r.id for r in in_view}
         assert "NEW-1" not in uow.sites.ids_by_ref(ZONES.id)  # the key is free for a new site
     last = history(store, site.id)[-1]
     assert (last["action"], last["deleted"], last["ref"], last["comment"]) == (
@@ -327,11 +335,11 @@ def test_every_import_and_review_status_leaves_a_version(store, tmp_path):
     )
     with store.unit_of_work() as uow:
         [site_id] = import_sites(
-            MINES, path, crs=None, skip_invalid=False, uow=uow, actor="导入员", now=NOW
+            MINES, path, crs=None, skip_invalid=False, uow=uow, user=IMPORTER, now=NOW
         ).added
     path.write_text(path.read_text(encoding="utf-8").replace("测试矿", "测试矿（更名）"), encoding="utf-8")
     with store.unit_of_work() as uow:
-        import_sites(MINES, path, crs=None, skip_invalid=False, uow=uow, actor="导入员", now=NOW)
+        import_sites(MINES, path, crs=None, skip_invalid=False, uow=uow, user=IMPORTER, now=NOW)
     with store.unit_of_work(write=True) as uow:
         uow.sites.set_status(site_id, "onsite_evaluation", NOW, actor="经理甲", detail={"report": 1})
         uow.commit()
@@ -365,7 +373,8 @@ def test_as_of_gives_each_site_as_it_was(store, free):
     with store.unit_of_work() as uow:
 
         def names(at):
-            return {r.site_id: r.name for r in uow.versions.as_of(ZONES.id, at)}.get(site.id)
+            rows = uow.history_view.sites_as_of(SiteFilter(layer_id=ZONES.id), at)
+            return {r.site_id: r.name for r in rows}.get(site.id)
 
         assert names(NOW - timedelta(days=1)) is None
         assert names(NOW + timedelta(days=1)) == "新村"
@@ -409,3 +418,31 @@ def test_every_version_of_every_site_is_recorded_and_the_last_is_the_site(store,
                 site.name, site.status, site.county, site.attributes)
             assert last["deleted"] == (site.deleted_at is not None)
             assert uow.versions.get(site.id, site.version)["geometry"].equals(site.geometry)
+
+
+@pytest.mark.backends("sqlite")  # refused before any write
+@pytest.mark.parametrize("role, role_name", [("planner", "Planner"), ("worker", "Grid worker")])
+def test_only_managers_plan_and_a_refusal_names_the_role(store, free, role, role_name):
+    site = create(store, square(free))
+    other = create(store, square(free, dx=0.004))
+    count = site_count(store)
+    someone = User(0, "路人", role)
+    x, y = free.x + 0.002, free.y
+    line = {"type": "LineString", "coordinates": [[x, y - 0.001], [x, y + 0.005]]}
+    drawn = {"name": "村", "geometry": square(free, dx=0.02), "attributes": ATTRS}
+    attempts = [
+        (planning.create_site, (ZONES, drawn), {}),
+        (planning.edit_site, (site.id, {"base_version": 1, "name": "改名村"}), {"layers": LAYERS}),
+        (planning.split_site, (site.id, {"base_version": 1, "line": line}), {}),
+        (planning.merge_sites, (ZONES, {"sites": [{"id": site.id, "base_version": 1},
+                                                  {"id": other.id, "base_version": 1}]}), {}),
+        (planning.delete_site, (site.id, {"base_version": 1}), {}),
+        (planning.restore_version, (site.id, 1, {"base_version": 1}), {"layers": LAYERS}),
+    ]
+    for fn, args, more in attempts:
+        with pytest.raises(PermissionDenied, match=role_name) as refused:
+            call(store, fn, *args, user=someone, **more)
+        assert (refused.value.code, refused.value.text.code) == ("forbidden", "role_not_allowed"), fn.__name__
+        assert "Manager" in str(refused.value)  # the role it takes
+    assert site_count(store) == count
+    assert [len(history(store, s.id)) for s in (site, other)] == [1, 1]  # nothing written

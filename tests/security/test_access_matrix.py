@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from geo import services
+from geo import accounts, services
+from geo.access import system_user
 from tests.factories import ALL_PASS, add_report
 from webapp.context import get_uow
 
@@ -91,6 +92,7 @@ def _routes(app) -> set[tuple[str, str]]:
             for method in rule.methods - {"HEAD", "OPTIONS"}}
 
 
+@pytest.mark.backends("sqlite")  # the URL map
 def test_every_route_has_a_rule(app):
     missing = sorted(_routes(app) - set(RULES))
     assert not missing, f"routes with no access rule in RULES: {missing}"
@@ -104,19 +106,20 @@ def world(app):
     with app.app_context():
         with get_uow(write=True) as uow:
             site = next(uow.sites.find(layer_id="sanitation_zones"))
-            services.assign_sites("worker", [site.id], uow=uow, actor="test", now=now)
+            accounts.assign_sites("worker", [site.id], uow=uow, user=system_user("test"), now=now)
         for name, role in (("other_worker", "worker"), ("target", "planner")):  # target: of the admin forms
             with get_uow(write=True) as uow:
-                services.add_user(name, role, "another password 1", uow=uow, actor="test", now=now)
+                services.add_user(name, role, "another password 1", uow=uow, user=system_user("test"),
+                                  now=now)
         with get_uow(write=True) as uow:
             report = add_report(uow, site.id, "worker", checklist=ALL_PASS, observed_at=now, photos=1,
                                 media_url=app.config["ONEMAP"].media_url)
-            photo = uow.reports.photo_ids([report])[report][0]
+            photo = uow.photos.ids_by_report([report])[report][0]
             uow.commit()
         tokens = {}
         for role in ROLES[1:]:
             with get_uow(write=True) as uow:
-                tokens[role] = services.issue_token(role, uow=uow, actor="test", now=now)
+                tokens[role] = services.issue_token(role, uow=uow, user=system_user("test"), now=now)
     return {"site": site.id, "report": report, "photo": photo, "tokens": tokens}
 
 

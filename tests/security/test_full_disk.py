@@ -17,7 +17,8 @@ import pytest
 from PIL import Image
 
 from tests.conftest import require
-from tests.webapp.test_reports_api import post, report, stored, token_for, wait_for_photo_jobs
+from tests.factories import report, token_for
+from tests.webapp.test_reports_api import post, stored, wait_for_photo_jobs
 from webapp.context import get_uow
 
 DISK = "4m"
@@ -67,7 +68,7 @@ def files(folder: Path) -> set[str]:
 def photo_keys(app) -> set[str]:
     """Every file the stored photos name (each photo's original, shown copy and thumbnail)."""
     with app.app_context(), get_uow() as uow:
-        rows = uow.reports.photo_rows()
+        rows = uow.photos.rows()
     return {row[kind] for row in rows for kind in ("original_key", "display_key", "thumbnail_key")}
 
 

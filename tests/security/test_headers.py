@@ -6,6 +6,7 @@ import re
 import pytest
 
 
+@pytest.mark.backends("sqlite")  # HTTP headers
 def test_every_answer_carries_the_policy_and_pages_use_its_nonce(client, auth):
     auth.login_as("manager")
     for path in ("/", "/manage/assign", "/api/v1/layers", "/static/map.js", "/login", "/nope"):
@@ -36,6 +37,7 @@ def test_images_only_from_the_app_and_its_basemap(basemap, host):
     assert (host in img) if host else img == "img-src 'self' data: blob:"
 
 
+@pytest.mark.backends("sqlite")  # HTTP headers
 def test_the_session_cookie_is_http_only_and_same_site(client, auth):
     response = auth.login("manager")
     cookie = response.headers["Set-Cookie"]

@@ -32,23 +32,15 @@ from click.testing import CliRunner
 from markupsafe import escape
 from shapely.geometry import Point
 
-from geo import services
+from geo import accounts
+from geo.access import system_user
 from tests.conftest import Auth
+from tests.factories import bearer, geojson, report, token_for
+from tests.factories import import_zone as zone
 from tests.geo.test_io import write_zipped_shapefile
 from tests.security.test_hostile_uploads import files
-from tests.webapp.test_import_pages import (
-    PAGE,
-    confirm,
-    counts,
-    geojson,
-    token_of,
-    upload,
-    waiting,
-    zone,
-    zones,
-)
-from tests.webapp.test_reports_api import post, report, token_for
-from tests.webapp.test_sites_api import bearer
+from tests.webapp.test_import_pages import PAGE, confirm, counts, token_of, upload, waiting, zones
+from tests.webapp.test_reports_api import post
 from webapp.cli import main
 from webapp.context import get_uow
 
@@ -311,6 +303,7 @@ def test_the_command_line_prints_hostile_names_escaped(app, tmp_path, monkeypatc
 
 
 # ------------------------------------------------------------------ hostile attribute values, shown
+@pytest.mark.backends("sqlite")  # the pages' and writers' escaping
 def test_hostile_attribute_values_are_text_on_every_page(app, client, auth):
     preview, sites = import_hostile(app, client, auth)
     assert len(sites) == len(HOSTILE)
@@ -322,7 +315,7 @@ def test_hostile_attribute_values_are_text_on_every_page(app, client, auth):
         assert site.name not in ogc or site.name == str(escape(site.name))
     shows_as_text(client.get("/manage/assign").get_data(as_text=True), shown=False)  # names as JSON text
     with app.app_context(), get_uow(write=True) as uow:
-        services.assign_sites("worker", [s.id for s in sites.values()], uow=uow, actor="test",
+        accounts.assign_sites("worker", [s.id for s in sites.values()], uow=uow, user=system_user("test"),
                               now=datetime.now(UTC))
     worker = app.test_client()
     Auth(worker).login_as("worker")
@@ -344,6 +337,7 @@ def test_the_map_data_carries_hostile_values_as_json_strings(app, client, auth):
         assert one["name"] == site.name and one["street_chief"] in HOSTILE
 
 
+@pytest.mark.backends("sqlite")  # the pages' and writers' escaping
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_site_exports_turn_no_hostile_value_into_a_formula(app, client, auth, fmt):
     _, sites = import_hostile(app, client, auth)
@@ -353,6 +347,7 @@ def test_site_exports_turn_no_hostile_value_into_a_formula(app, client, auth, fm
     assert_no_formula_in(fmt, answer.data, expected if fmt == "csv" else PRINTABLE)
 
 
+@pytest.mark.backends("sqlite")  # the pages' and writers' escaping
 def test_geojson_and_kml_exports_keep_hostile_values_as_data(app, client, auth):
     _, sites = import_hostile(app, client, auth)
     manager = bearer(app, "manager")
@@ -376,6 +371,7 @@ COMMENT = "+cmd|' /C calc'!A0"
 REVIEW = "@SUM(1+1)*cmd|' /C calc'!A0"
 
 
+@pytest.mark.backends("sqlite")  # the pages' and writers' escaping
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_report_exports_turn_no_note_or_comment_into_a_formula(app, client, auth, fmt):
     _, sites = import_hostile(app, client, auth)

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from geo import inspections, services
+from geo import accounts, inspections, services
+from geo.access import system_user
 from tests.conftest import PASSWORD, Auth
-from tests.factories import ALL_PASS, add_report
-from tests.webapp.test_sites_api import bearer
+from tests.factories import ALL_PASS, add_report, bearer
 from webapp.context import get_uow, layers
 
 PAYLOAD = """<script>window.__xss=1</script><img src=x onerror="window.__xss=2">"'&"""
@@ -33,17 +33,18 @@ def hostile(app, client):
     now = datetime.now(UTC)
     with app.app_context():
         with get_uow(write=True) as uow:
-            services.add_user("w2", "worker", W2_PASSWORD, uow=uow, actor="test", now=now,
+            services.add_user("w2", "worker", W2_PASSWORD, uow=uow, user=system_user("test"), now=now,
                               display_name=PAYLOAD)
         with get_uow(write=True) as uow:
             site = next(uow.sites.find(layer_id="sanitation_zones"))
-            services.assign_sites("w2", [site.id], uow=uow, actor="test", now=now)
+            accounts.assign_sites("w2", [site.id], uow=uow, user=system_user("test"), now=now)
         with get_uow(write=True) as uow:
             checklist = {**ALL_PASS, "comments": {next(iter(ALL_PASS)): PAYLOAD}}
             report = add_report(uow, site.id, "w2", checklist=checklist, note=PAYLOAD, observed_at=now)
             uow.commit()
         with get_uow(write=True) as uow:
-            inspections.review_report(report, "reject", PAYLOAD, layers=layers(), uow=uow, actor="manager",
+            manager, _ = uow.users.by_name("manager")
+            inspections.review_report(report, "reject", PAYLOAD, layers=layers(), uow=uow, user=manager,
                                       now=now)
     edited = client.patch(f"/api/v1/sites/{site.id}", headers=bearer(app, "manager"),
                           json={"base_version": site.version, "name": "村" + PAYLOAD, "comment": PAYLOAD})
@@ -62,6 +63,7 @@ def _pages(site: int) -> dict[str, list[str]]:
     }
 
 
+@pytest.mark.backends("sqlite")  # markup; stored text runs on both in test_hostile_imports.py
 def test_stored_text_shows_escaped_on_every_page_that_shows_it(app, hostile):
     raw, absent = [], []
     for role, paths in _pages(hostile).items():

@@ -32,10 +32,10 @@ from PIL import Image
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
-from tests.factories import jpeg
+from tests.factories import jpeg, report
 from tests.geo.test_photos import image_bytes
 from tests.webapp import test_upload_limits
-from tests.webapp.test_reports_api import report, wait_for_photo_jobs
+from tests.webapp.test_reports_api import wait_for_photo_jobs
 from webapp.context import get_uow
 
 filing = test_upload_limits.filing  # (a village zone assigned to `worker`, the worker's Bearer header)
@@ -84,7 +84,7 @@ def report_count(app) -> int:
 def stored_photos(app, report_id: int) -> list[dict]:
     """The photo rows of a report as stored (keys, EXIF position, time taken, flags)."""
     with app.app_context(), get_uow() as uow:
-        return [uow.reports.photo(p["id"]) for p in uow.reports.get(report_id)["photos"]]
+        return [uow.photos.get(p["id"]) for p in uow.reports.get(report_id)["photos"]]
 
 
 def shown(client, headers, photo: dict) -> dict[str, bytes]:
@@ -286,6 +286,7 @@ def test_the_exif_builder_writes_what_a_camera_writes(app, client, filing):
     assert photo["taken_at"] == datetime(2026, 5, 1, 1, 30, tzinfo=UTC)
 
 
+@pytest.mark.backends("sqlite")  # read before anything is stored
 @pytest.mark.parametrize("case", ABSURD_EXIF)
 def test_absurd_exif_is_ignored_and_the_report_is_kept(app, client, filing, case):
     site, headers = filing
@@ -303,6 +304,7 @@ def test_absurd_exif_is_ignored_and_the_report_is_kept(app, client, filing, case
         assert not Image.open(io.BytesIO(copy)).getexif() and b"<script" not in copy
 
 
+@pytest.mark.backends("sqlite")  # read before anything is stored
 @pytest.mark.parametrize("taken_at", ["0001-01-01T00:00:00+08:00", "9999-12-31T23:59:59-12:00",
                                       "2999-01-01T00:00:00+08:00", "2026-05-01T09:30:00"])
 def test_an_absurd_time_the_phone_read_from_exif_is_unknown_too(app, client, filing, taken_at):
@@ -315,6 +317,7 @@ def test_an_absurd_time_the_phone_read_from_exif_is_unknown_too(app, client, fil
     assert row["taken_at"] is None and row["flags"] == []
 
 
+@pytest.mark.backends("sqlite")  # read before anything is stored
 @pytest.mark.parametrize("observed_at", ["0001-01-01T00:00:00+08:00", "1970-01-01T00:00:00+00:00"])
 def test_a_report_observed_before_any_phone_clock_was_set_is_422_naming_observed_at(app, client, filing,
                                                                                     observed_at):
@@ -344,6 +347,7 @@ HOSTILE_NAMES = [
 OUTSIDE = [Path("/etc/passwd.jpg"), Path("/etc/onemap-x.jpg"), Path("/x.sh"), Path("/windows")]
 
 
+@pytest.mark.backends("sqlite")  # read before anything is stored
 @pytest.mark.parametrize("name", HOSTILE_NAMES, ids=[repr(n)[:40] for n in HOSTILE_NAMES])
 def test_a_hostile_file_name_writes_nothing_outside_the_photo_folder(app, client, filing, tmp_path, name):
     site, headers = filing
@@ -409,6 +413,7 @@ MALFORMED = [
 ]
 
 
+@pytest.mark.backends("sqlite")  # read before anything is stored
 @pytest.mark.parametrize("case, build, content_type, promised, status, says", MALFORMED,
                          ids=[c[0] for c in MALFORMED])
 def test_a_malformed_multipart_body_is_refused_naming_the_problem(app, client, filing, case, build,
@@ -443,6 +448,7 @@ def exchange(port: int, request: bytes) -> bytes:
     return answer
 
 
+@pytest.mark.backends("sqlite")  # read before anything is stored
 def test_a_client_that_stops_mid_body_leaves_nothing_and_the_server_serving(app, filing, live):
     site, headers = filing
     body = part("report", json.dumps(report(site)).encode()) + part("photos", jpeg(), "p.jpg")  # unfinished

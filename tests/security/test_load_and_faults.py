@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from geo import inspections, services
+from geo import accounts, inspections, services
+from geo.access import system_user
 from geo.storage import open_store
 from tests.factories import ALL_PASS, jpeg
 from tests.webapp.test_crash import (
@@ -140,10 +141,11 @@ def _phones_of_workers(config) -> list[tuple[int, str]]:
         for n, zone in enumerate(zones[:CLIENTS - 1], start=2):
             name, when = f"worker{n}", datetime.now(UTC)
             with store.unit_of_work(write=True) as uow:
-                services.add_user(name, "worker", f"phone {n} password", uow=uow, actor="load", now=when)
+                services.add_user(name, "worker", f"phone {n} password", uow=uow, user=system_user("load"),
+                                  now=when)
             with store.unit_of_work(write=True) as uow:
-                services.assign_sites(name, [zone], uow=uow, actor="load", now=when)
-                pairs.append((zone, services.issue_token(name, uow=uow, actor="load", now=when)))
+                accounts.assign_sites(name, [zone], uow=uow, user=system_user("load"), now=when)
+                pairs.append((zone, services.issue_token(name, uow=uow, user=system_user("load"), now=when)))
     finally:
         store.close()
     return pairs

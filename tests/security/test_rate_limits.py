@@ -2,9 +2,14 @@
 
 from datetime import UTC, datetime
 
+import pytest
+
 from geo import services
+from geo.access import system_user
 from tests.conftest import PASSWORD
 from webapp.context import get_uow
+
+pytestmark = pytest.mark.backends("sqlite")  # counted per address in memory, not in the database
 
 
 def test_after_ten_failed_logins_in_a_minute_the_address_gets_429(client, auth):
@@ -22,7 +27,7 @@ def test_successful_logins_are_not_counted(client, auth):
 
 def test_after_twenty_unknown_tokens_in_a_minute_the_address_gets_429(app, client):
     with app.app_context(), get_uow(write=True) as uow:
-        good = services.issue_token("planner", uow=uow, actor="test", now=datetime.now(UTC))
+        good = services.issue_token("planner", uow=uow, user=system_user("test"), now=datetime.now(UTC))
     for n in range(20):
         answer = client.get("/api/v1/layers", headers={"Authorization": f"Bearer guess-{n}"})
         assert answer.status_code == 401

@@ -4,10 +4,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from geo import services
+from geo import accounts, services
+from geo.access import system_user
 from tests.conftest import PASSWORD
 from tests.factories import ALL_PASS, add_report
 from webapp.context import get_uow
+
+# Pages and forms; accounts run on both in tests/geo/test_accounts.py.
+pytestmark = pytest.mark.backends("sqlite")
 
 NEW_PASSWORD = "another horse 7"
 
@@ -33,10 +37,11 @@ def _row(page, username):
     return page.split(f'data-user="{username}"')[1].split("</tr>")[0]
 
 
+@pytest.mark.backends("sqlite", "postgis")  # counted in SQL
 def test_users_are_listed_with_role_state_and_assigned_sites(app, client, admin):
     with app.app_context(), get_uow(write=True) as uow:
         ids = [s.id for s in uow.sites.find(layer_id="sanitation_zones", limit=3)]
-        services.assign_sites("worker", ids, uow=uow, actor="test", now=datetime.now(UTC))
+        accounts.assign_sites("worker", ids, uow=uow, user=system_user("test"), now=datetime.now(UTC))
     page = client.get("/admin/users").get_data(as_text=True)
     for name in ("admin", "manager", "planner", "worker", "worker2"):
         assert f'data-user="{name}"' in page
@@ -93,7 +98,7 @@ def test_reset_password_old_fails_new_works(app, client, admin):
 
 def test_deactivated_user_cannot_log_in_nor_use_a_token_and_their_reports_stay(app, client, admin):
     with app.app_context(), get_uow(write=True) as uow:
-        token = services.issue_token("worker", uow=uow, actor="test", now=datetime.now(UTC))
+        token = services.issue_token("worker", uow=uow, user=system_user("test"), now=datetime.now(UTC))
         site_id = next(uow.sites.find(layer_id="sanitation_zones")).id
         add_report(uow, site_id, "worker", checklist=ALL_PASS, observed_at=datetime.now(UTC), note="我的报告")
         uow.commit()
@@ -131,7 +136,7 @@ def test_a_deactivated_users_open_session_ends(app, client, auth):
     with app.app_context(), get_uow(write=True) as uow:
         from geo import accounts
 
-        accounts.set_active("planner", False, uow=uow, actor="admin", now=datetime.now(UTC))
+        accounts.set_active("planner", False, uow=uow, user=system_user("admin"), now=datetime.now(UTC))
     response = client.get("/dashboard")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 

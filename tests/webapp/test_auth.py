@@ -5,7 +5,10 @@ from datetime import UTC, datetime
 import pytest
 
 from geo import services
+from geo.access import system_user
 from webapp.context import get_uow
+
+pytestmark = pytest.mark.backends("sqlite")  # login, sessions and tokens: the same SQL on every store
 
 
 def test_login_page_is_public_and_chinese_first(client):
@@ -74,7 +77,7 @@ def test_api_without_token_is_401_json(client):
 
 def test_bearer_token_opens_the_api(app, client):
     with app.app_context(), get_uow(write=True) as uow:
-        token = services.issue_token("planner", uow=uow, actor="test", now=datetime.now(UTC))
+        token = services.issue_token("planner", uow=uow, user=system_user("test"), now=datetime.now(UTC))
     response = client.get("/api/v1/layers", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
     layers = {layer["id"]: layer for layer in response.json["layers"]}
@@ -117,6 +120,7 @@ def test_leaflet_geoman_is_served_from_folium_offline(client, auth):
     assert client.get("/vendor/leaflet-geoman/other.js").status_code == 404
 
 
+@pytest.mark.backends("sqlite", "postgis")  # the boundaries as the store gives them back
 def test_counties_api_returns_the_seven_boundaries(client, auth):
     auth.login_as("planner")
     collection = client.get("/api/v1/counties").get_json()

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from geo import services
+from geo.access import system_user
 from geo.storage import open_store
 from tests.factories import ALL_PASS, add_report
 from webapp.cli import init_instance, main
@@ -49,7 +50,7 @@ def source(instance):
     store, _ = init_instance(config)
     now = datetime.now(UTC)
     with store.unit_of_work(write=True) as uow:
-        services.add_user("worker", "worker", "correct horse 9", uow=uow, actor="t", now=now)
+        services.add_user("worker", "worker", "correct horse 9", uow=uow, user=system_user("t"), now=now)
     with store.unit_of_work(write=True) as uow:
         zones = [s.id for s in uow.sites.find(layer_id="sanitation_zones", limit=2)]
         for n, zone in enumerate(zones):
@@ -68,7 +69,7 @@ def snapshot(instance: Instance) -> dict:
                  for s in uow.sites.find()]
         reports = uow.reports.find(limit=10_000)
         users = [(u.username, u.role, u.active) for u in uow.users.all()]
-        keys = sorted(uow.reports.photo_keys())
+        keys = sorted(uow.photos.keys())
     store.close()
     files = {key: (instance.folder / "media" / key).read_bytes() for key in keys}
     return {"sites": sites, "reports": reports, "users": users, "files": files}

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -14,7 +15,9 @@ import pytest
 import shapely
 from click.testing import CliRunner
 
+from geo.access import system_user
 from geo.storage import open_store
+from tests.factories import shipped_count
 from webapp.cli import main
 from webapp.settings import load_config
 
@@ -50,13 +53,15 @@ def test_init_twice_gives_the_same_database(run, tmp_path):
     counts = {}
     for _, layer, _ in before:
         counts[layer] = counts.get(layer, 0) + 1
-    assert counts["sanitation_zones"] == 110 and counts["mines"] == 3 and counts["road_works"] == 1
+    layers = ("sanitation_zones", "mines", "road_works", "port_multimodal")
+    assert counts == {layer: shipped_count(layer) for layer in layers}  # every site data/jinzhou ships
     assert "sites: " in first.output and "new" in first.output
     second = run("init")
     assert second.exit_code == 0 and "sites: 0 new" in second.output
     assert _site_table() == before  # same ids, same refs, same count
 
 
+@pytest.mark.backends("sqlite")  # the command's words; its storage runs on both
 def test_init_demo_prints_one_working_password_per_role(run, tmp_path):
     result = run("init", "--demo")
     assert result.exit_code == 0
@@ -66,6 +71,7 @@ def test_init_demo_prints_one_working_password_per_role(run, tmp_path):
     assert "password unchanged" in again.output
 
 
+@pytest.mark.backends("sqlite")  # the command's words; its storage runs on both
 def test_validate_layers_ok_and_broken(run, tmp_path):
     ok = run("validate-layers")
     assert ok.exit_code == 0 and "ok  sanitation_zones" in ok.output
@@ -78,6 +84,7 @@ def test_validate_layers_ok_and_broken(run, tmp_path):
     assert "required field is missing" in result.output
 
 
+@pytest.mark.backends("sqlite")  # the command's words; its storage runs on both
 def test_users_add_assign_token(run, tmp_path):
     run("init")
     assert run("users", "add", "li", "--role", "worker", "--password", "s3cret-pass").exit_code == 0
@@ -131,6 +138,7 @@ def test_import_checks_everything_first_and_writes_nothing_on_rejection(run, tmp
     assert len(after) == len(before) + 2
 
 
+@pytest.mark.backends("sqlite")  # the command's words; its storage runs on both
 def test_import_of_an_unreadable_file_exits_nonzero_and_stores_nothing(run, tmp_path):
     run("init")
     before = _site_table()
@@ -186,7 +194,11 @@ def test_serve_starts_an_empty_instance_with_all_layers(tmp_path, config):
         assert {layer for _, layer, _ in layers} == {"mines", "sanitation_zones", "road_works",
                                                       "port_multimodal"}
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:
-            assert r.url.endswith("/login?next=/") or "/login" in r.url
+            page, where = r.read().decode(), urllib.parse.urlsplit(r.url)
+        # whoever opens the new server is sent to the login page, and comes back to the map after it
+        assert r.status == 200 and where.path == "/login", r.url
+        assert urllib.parse.parse_qs(where.query) == {"next": ["/"]}, r.url
+        assert 'name="password"' in page and 'name="csrf_token"' in page and "登录" in page
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -196,9 +208,9 @@ def test_export_geojson_is_rfc7946_and_filtered(run, tmp_path):
     run("init")
     out = tmp_path / "zones.geojson"
     result = run("export", "sanitation_zones", "--format", "geojson", "-o", str(out), "--lang", "zh_CN")
-    assert result.exit_code == 0 and "110 site(s)" in result.output
+    assert result.exit_code == 0 and f"{shipped_count('sanitation_zones')} site(s)" in result.output
     collection = json.loads(out.read_text(encoding="utf-8"))
-    assert "crs" not in collection and len(collection["features"]) == 110
+    assert "crs" not in collection and len(collection["features"]) == shipped_count("sanitation_zones")
     first = collection["features"][0]
     assert isinstance(first["id"], int) and first["properties"]["status"] == "never_inspected"
     assert first["properties"]["status_label"] == "尚未巡查"
@@ -259,7 +271,8 @@ def test_recompute_status_sets_every_site_again_from_its_reports(run):
     assert run("init").exit_code == 0
     store = open_store(load_config().database_url)
     with store.unit_of_work(write=True) as uow:
-        services.add_user("w1", "worker", "a long password 1", uow=uow, actor="test", now=datetime.now(UTC))
+        services.add_user("w1", "worker", "a long password 1", uow=uow, user=system_user("test"),
+                          now=datetime.now(UTC))
     with store.unit_of_work(write=True) as uow:
         zone = next(uow.sites.find(layer_id="sanitation_zones"))
         add_report(uow, zone.id, "w1", checklist={**ALL_PASS, "swept_clean": "fail"},

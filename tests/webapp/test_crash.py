@@ -19,7 +19,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from geo import services
+from geo import accounts, services
+from geo.access import system_user
 from geo.storage import open_store
 from tests.factories import ALL_PASS, jpeg
 from webapp.cli import init_instance
@@ -65,11 +66,11 @@ def _instance_with_worker(config):
     store, _ = init_instance(config)
     now = datetime.now(UTC)
     with store.unit_of_work(write=True) as uow:
-        services.add_user("worker", "worker", "correct horse 9", uow=uow, actor="t", now=now)
+        services.add_user("worker", "worker", "correct horse 9", uow=uow, user=system_user("t"), now=now)
     with store.unit_of_work(write=True) as uow:
         site = next(uow.sites.find(layer_id="sanitation_zones"))
-        services.assign_sites("worker", [site.id], uow=uow, actor="t", now=now)
-        token = services.issue_token("worker", uow=uow, actor="t", now=now)
+        accounts.assign_sites("worker", [site.id], uow=uow, user=system_user("t"), now=now)
+        token = services.issue_token("worker", uow=uow, user=system_user("t"), now=now)
     store.close()
     return site, token
 
@@ -221,9 +222,10 @@ def test_two_server_processes_decide_each_review_once(tmp_path, config):
     site, worker = _instance_with_worker(config)
     store = open_store(config.database_url)
     with store.unit_of_work(write=True) as uow:
-        services.add_user("manager", "manager", "correct horse 9", uow=uow, actor="t", now=datetime.now(UTC))
+        services.add_user("manager", "manager", "correct horse 9", uow=uow, user=system_user("t"),
+                          now=datetime.now(UTC))
     with store.unit_of_work(write=True) as uow:
-        manager = services.issue_token("manager", uow=uow, actor="t", now=datetime.now(UTC))
+        manager = services.issue_token("manager", uow=uow, user=system_user("t"), now=datetime.now(UTC))
     store.close()
     ports = [_free_port(), _free_port()]
     servers = [_serve(config, port, tmp_path / f"serve-{port}.log") for port in ports]

@@ -14,24 +14,17 @@ import pytest
 import shapely
 from click.testing import CliRunner
 
-from geo import services
+from geo import accounts
+from geo.access import system_user
 from geo.io.formats import FORMATS as FORMATS_TABLE
-from tests.factories import ALL_PASS, add_report, jpeg
+from tests.factories import ALL_PASS, add_report, bearer, jpeg, shipped_count
 from webapp.cli import main
 from webapp.context import get_uow
 
 ZONES = "sanitation_zones"
+VILLAGES = shipped_count("sanitation_zones")  # the village zones data/jinzhou ships
 FORMATS = ("geojson", "gpkg", "csv", "kml", "xlsx")
 TODAY = datetime.now(timezone(timedelta(hours=8))).date().isoformat()  # dates are China Standard Time
-
-
-def token_for(app, username):
-    with app.app_context(), get_uow(write=True) as uow:
-        return services.issue_token(username, uow=uow, actor="test", now=datetime.now(UTC))
-
-
-def bearer(app, username):
-    return {"Authorization": f"Bearer {token_for(app, username)}"}
 
 
 def read(response, fmt, tmp_path, **options):
@@ -47,11 +40,13 @@ def last_audit(app):
 
 
 # ---------------------------------------------------------------- who may
+@pytest.mark.backends("sqlite")  # refused or let in before any query
 def test_anonymous_is_401(client):
     response = client.get(f"/api/v1/export/{ZONES}.geojson")
     assert response.status_code == 401 and response.get_json()["error"] == "unauthorized"
 
 
+@pytest.mark.backends("sqlite")  # refused or let in before any query
 @pytest.mark.parametrize("role", ["planner", "worker"])
 @pytest.mark.parametrize("path", [f"{ZONES}.geojson", f"{ZONES}.csv", f"{ZONES}/reports.geojson"])
 def test_planners_and_workers_are_403(client, auth, role, path):
@@ -60,14 +55,16 @@ def test_planners_and_workers_are_403(client, auth, role, path):
     assert response.status_code == 403 and response.get_json()["error"] == "forbidden"
 
 
+@pytest.mark.backends("sqlite")  # refused or let in before any query
 @pytest.mark.parametrize("role", ["manager", "admin"])
 def test_managers_and_admins_download(client, auth, role):
     auth.login_as(role)
     response = client.get(f"/api/v1/export/{ZONES}.geojson")
     assert response.status_code == 200 and response.mimetype == "application/geo+json"
-    assert len(json.loads(response.get_data())["features"]) == 110
+    assert len(json.loads(response.get_data())["features"]) == VILLAGES
 
 
+@pytest.mark.backends("sqlite")  # refused or let in before any query
 def test_a_bearer_token_works(app, client):
     response = client.get(f"/api/v1/export/{ZONES}.csv", headers=bearer(app, "manager"))
     assert response.status_code == 200 and response.get_data().startswith(b"\xef\xbb\xbf")
@@ -84,12 +81,12 @@ def test_every_format_downloads_under_its_name(app, client, auth, tmp_path, fmt)
     assert response.headers["Content-Disposition"] == f"attachment; filename={ZONES}-{TODAY}.{fmt}"
     assert response.headers["Content-Type"] == FORMATS_TABLE[fmt].media_type
     table = read(response, fmt, tmp_path, read_geometry=fmt != "xlsx")
-    assert len(table) == 110
+    assert len(table) == VILLAGES
     if fmt in ("geojson", "gpkg", "kml"):
         assert pyogrio.read_info(tmp_path / f"download.{fmt}")["crs"] == "EPSG:4326"
     entry = last_audit(app)
     assert (entry.actor, entry.action, entry.target) == ("manager", "sites.export", f"layer:{ZONES}")
-    assert entry.detail | {"lang": None} == {"format": fmt, "filters": {}, "lang": None, "count": 110,
+    assert entry.detail | {"lang": None} == {"format": fmt, "filters": {}, "lang": None, "count": VILLAGES,
                                             "complete": True}
 
 
@@ -113,6 +110,7 @@ def test_geojson_is_streamed(client, auth):
     assert ring.is_ccw
 
 
+@pytest.mark.backends("sqlite")  # not storage
 def test_no_temporary_file_is_left(client, auth, tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
@@ -124,6 +122,7 @@ def test_no_temporary_file_is_left(client, auth, tmp_path, monkeypatch):
     assert list((tmp_path / "tmp").iterdir()) == []
 
 
+@pytest.mark.backends("sqlite")  # not storage
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_column_headers_follow_the_language(client, auth, tmp_path, fmt):
     auth.login_as("manager")
@@ -134,6 +133,7 @@ def test_column_headers_follow_the_language(client, auth, tmp_path, fmt):
     assert set(english["Status"]) == {"Never inspected"}
 
 
+@pytest.mark.backends("sqlite")  # not storage
 def test_without_lang_the_users_interface_language_is_used(client, auth, tmp_path):
     auth.login_as("manager")
     client.get("/?lang=en")  # the user switched the interface to English
@@ -161,6 +161,7 @@ def test_filters_reach_the_export_and_the_audit(app, client, auth):
 
 
 # ---------------------------------------------------------------- bad requests
+@pytest.mark.backends("sqlite")  # refused or let in before any query
 @pytest.mark.parametrize(("query", "field"), [
     ("status=finished", "status"),
     ("bbox=1,2,3", "bbox"),
@@ -180,6 +181,7 @@ def test_bad_parameters_are_400_naming_the_parameter(app, client, auth, query, f
     assert body["error"] == "bad_parameter" and body["field"] == field and body["message"].startswith(field)
 
 
+@pytest.mark.backends("sqlite")  # refused or let in before any query
 def test_unknown_layer_and_format_are_404(client, auth):
     auth.login_as("manager")
     layer = client.get("/api/v1/export/villages.geojson")
@@ -196,7 +198,7 @@ def filed(app, client):
     """A report filed through the API by a worker (GPS fix, two photos) and one without a fix."""
     with app.app_context(), get_uow(write=True) as uow:
         zone, other = list(uow.sites.find(layer_id=ZONES, limit=2))
-        services.assign_sites("worker", [zone.id], uow=uow, actor="test", now=datetime.now(UTC))
+        accounts.assign_sites("worker", [zone.id], uow=uow, user=system_user("test"), now=datetime.now(UTC))
         unfixed = add_report(uow, other.id, "manager", checklist=ALL_PASS, metrics={"seedlings": 40},
                              observed_at=datetime.now(UTC) - timedelta(days=3))
         uow.commit()
@@ -327,7 +329,8 @@ def _kml_placemarks(data: bytes) -> dict[str, tuple[str, object]]:
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "gpkg", "kml"])
 def test_a_site_export_as_of_a_past_moment_holds_the_version_of_then(app, client, tmp_path, fmt):
-    from tests.webapp.test_sites_api import create, free_square
+    from tests.factories import free_square
+    from tests.webapp.test_sites_api import create
 
     manager = bearer(app, "manager")
     first, second = free_square(app), free_square(app, 0.006)
@@ -357,6 +360,7 @@ def test_a_site_export_as_of_a_past_moment_holds_the_version_of_then(app, client
                 assert row.geometry.equals_exact(shapely.geometry.shape(shape), 1e-6)
 
 
+@pytest.mark.backends("sqlite")  # refused or let in before any query
 def test_a_report_export_refuses_as_of_naming_it(app, client, auth, tmp_path):
     auth.login_as("manager")
     for parameter, value in (("as_of", "2020-01-01"), ("status", "ok"), ("bbox", "121,41,122,42")):

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from shapely.geometry import mapping
 
 from geo import services
+from geo.access import system_user
 from geo.storage import open_store
 from tests.factories import ALL_PASS
 from webapp.cli import main
@@ -46,7 +47,7 @@ def test_grid_cells_import_assign_and_what_a_worker_may_see_and_file(tmp_path, m
 
     app = create_app(load_config())
     with store.unit_of_work(write=True) as uow:
-        token = services.issue_token("li", uow=uow, actor="t", now=datetime.now(UTC))
+        token = services.issue_token("li", uow=uow, user=system_user("t"), now=datetime.now(UTC))
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token}"}
     seen = client.get("/api/v1/layers/sanitation_zones/features", headers=headers).get_json()

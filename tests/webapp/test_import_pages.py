@@ -9,26 +9,16 @@ import zipfile
 import geopandas as gpd
 import pytest
 from click.testing import CliRunner
-from shapely.geometry import box
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
+from tests.factories import geojson
+from tests.factories import import_zone as zone
 from webapp.blueprints import imports as import_pages
 from webapp.cli import main
 from webapp.context import get_uow
 
 PAGE = "/manage/import"
-HEISHAN = (122.1, 41.7)
-
-
-def zone(ref, i, **extra):
-    x, y = HEISHAN
-    return {"ref": ref, "name": f"村{ref}", "township": "黑山街道", "key_village": True, "households": 10,
-            "geometry": box(x + i * 0.02, y, x + i * 0.02 + 0.01, y + 0.01), **extra}
-
-
-def geojson(*features) -> bytes:
-    return gpd.GeoDataFrame(list(features), geometry="geometry", crs="EPSG:4326").to_json().encode()
 
 
 def upload(client, auth, content: bytes, name="村庄.geojson", layer="sanitation_zones", crs="", csrf=True,
@@ -75,6 +65,7 @@ def count_cell(page: str, kind: str) -> int:
 
 
 # ------------------------------------------------------------------ who may import
+@pytest.mark.backends("sqlite")  # refused or shown before anything is stored
 @pytest.mark.parametrize("role", ["planner", "worker"])
 def test_planners_and_workers_are_refused(client, auth, role):
     auth.login_as(role)
@@ -83,11 +74,13 @@ def test_planners_and_workers_are_refused(client, auth, role):
     assert "/manage/import" not in client.get("/").get_data(as_text=True)
 
 
+@pytest.mark.backends("sqlite")  # refused or shown before anything is stored
 def test_anonymous_users_are_sent_to_log_in(client):
     response = client.get(PAGE)
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
 
 
+@pytest.mark.backends("sqlite")  # refused or shown before anything is stored
 @pytest.mark.parametrize("role", ["manager", "admin"])
 def test_managers_and_admins_see_the_form_linked_from_the_navigation(client, auth, role):
     auth.login_as(role)
@@ -140,6 +133,7 @@ def test_the_comment_given_on_upload_goes_through_the_preview_onto_every_version
     assert len(versions_of(client, added["Z2"].id)) == 1  # unchanged: no new version
 
 
+@pytest.mark.backends("sqlite")  # refused or shown before anything is stored
 def test_a_comment_too_long_is_refused_naming_it_and_nothing_is_written(app, client, auth):
     auth.login_as("manager")
     before = counts(app)
@@ -176,6 +170,7 @@ def test_the_same_file_again_is_unchanged_and_an_edited_one_shows_what_changes(a
     assert after["Z1"].attributes["households"] == 12 and after["Z2"].version == 2 and "Z3" in after
 
 
+@pytest.mark.backends("sqlite")  # refused or shown before anything is stored
 def test_confirm_needs_the_csrf_token(app, client, auth):
     auth.login_as("manager")
     page = upload(client, auth, geojson(zone("Z1", 0))).get_data(as_text=True)
@@ -202,6 +197,7 @@ def test_a_changed_store_shows_the_new_preview_instead_of_importing(app, client,
     assert zones(app)["Z1"].attributes["households"] == 10 and "Z2" in zones(app)
 
 
+@pytest.mark.backends("sqlite")  # upload folders, not the database
 def test_cancel_deletes_the_upload(app, client, auth):
     auth.login_as("manager")
     page = upload(client, auth, geojson(zone("Z1", 0))).get_data(as_text=True)
@@ -211,6 +207,7 @@ def test_cancel_deletes_the_upload(app, client, auth):
     assert client.get(f"{PAGE}/{token_of(page)}").status_code == 404
 
 
+@pytest.mark.backends("sqlite")  # upload folders, not the database
 def test_another_managers_upload_cannot_be_seen_or_confirmed(app, client, auth):
     auth.login_as("manager")
     page = upload(client, auth, geojson(zone("Z1", 0))).get_data(as_text=True)
@@ -221,6 +218,7 @@ def test_another_managers_upload_cannot_be_seen_or_confirmed(app, client, auth):
     assert client.get(f"{PAGE}/..%2F..%2Fsecret_key").status_code == 404
 
 
+@pytest.mark.backends("sqlite")  # upload folders, not the database
 def test_uploads_older_than_a_day_are_removed_when_the_page_is_used(app, client, auth):
     auth.login_as("manager")
     old = upload(client, auth, geojson(zone("Z1", 0))).get_data(as_text=True)
@@ -240,6 +238,7 @@ def _zip_without_shapefile() -> bytes:
     return buffer.getvalue()
 
 
+@pytest.mark.backends("sqlite")  # refused or shown before anything is stored
 @pytest.mark.parametrize("name, content, message", [
     ("notes.txt", b"hello", "unknown file type &#39;.txt&#39;"),
     ("empty.geojson", b"", "empty.geojson: the file is empty (0 bytes)"),
@@ -257,6 +256,7 @@ def test_unreadable_files_get_a_clear_error_and_nothing_is_written(app, client, 
     assert counts(app) == before and waiting(app) == []
 
 
+@pytest.mark.backends("sqlite")  # refused or shown before anything is stored
 def test_rejected_features_and_a_wrong_crs_are_listed_with_their_reasons(app, client, auth):
     auth.login_as("manager")
     before = counts(app)
@@ -288,6 +288,7 @@ def test_partly_rejected_files_can_be_imported_without_the_rejected_features(app
     assert counts(app)[0] == before[0] + 1 and "Z2" not in zones(app)
 
 
+@pytest.mark.backends("sqlite")  # refused or shown before anything is stored
 def test_files_over_the_limit_get_413(app, client, auth, monkeypatch):
     auth.login_as("manager")
     before = counts(app)
@@ -300,6 +301,7 @@ def test_files_over_the_limit_get_413(app, client, auth, monkeypatch):
     assert counts(app) == before and waiting(app) == []
 
 
+@pytest.mark.backends("sqlite")  # refused or shown before anything is stored
 def test_the_pages_speak_english_too(client, auth):
     auth.login_as("manager")
     page = upload(client, auth, geojson(zone("Z1", 0))).get_data(as_text=True)

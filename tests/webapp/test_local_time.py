@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from geo import services
+from geo import accounts
+from geo.access import system_user
 from tests.factories import ALL_PASS, add_report
 from webapp.context import get_uow
 
@@ -55,6 +56,7 @@ def test_review_queue_shows_times_in_china_time(app, client, auth, zones):
     assert "2026年12月7日 23:45" in page and "2026年12月8日 00:05" in page  # received after midnight there
 
 
+@pytest.mark.backends("sqlite")  # a setting
 @pytest.mark.parametrize("app_env", [{"ONEMAP_TIMEZONE": "Europe/London"}])
 def test_pages_follow_the_setting(app, client, auth, zones):
     _report(app, zones[0], datetime(2026, 12, 7, 13, 30, tzinfo=UTC))
@@ -62,6 +64,7 @@ def test_pages_follow_the_setting(app, client, auth, zones):
     assert "2026年12月7日 13:30" in client.get(f"/sites/{zones[0]}").get_data(as_text=True)  # GMT in winter
 
 
+@pytest.mark.backends("sqlite")  # a setting
 def test_map_page_scripts_get_the_time_zone_and_a_local_today(client, auth):
     auth.login_as("planner")
     page = client.get("/").get_data(as_text=True)
@@ -102,7 +105,8 @@ def test_map_status_counts_days_in_china_time(app, client, auth, zones):
 def test_worker_sees_whole_days_overdue_in_the_right_plural(app, client, auth, zones):
     late, early, two = _late_early_and_two_days(app, zones)
     with app.app_context(), get_uow(write=True) as uow:
-        services.assign_sites("worker", [late, early, two], uow=uow, actor="test", now=datetime.now(UTC))
+        accounts.assign_sites("worker", [late, early, two], uow=uow, user=system_user("test"),
+                              now=datetime.now(UTC))
     auth.login_as("worker")
     page = client.get("/my").get_data(as_text=True)
     rows = re.findall(r'data-site="(\d+)" data-rank="\d+" data-days="(\d+)"', page)

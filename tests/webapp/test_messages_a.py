@@ -8,9 +8,11 @@ import re
 
 import pytest
 
-from tests.factories import jpeg
-from tests.webapp.test_reports_api import report, token_for
-from tests.webapp.test_sites_api import ATTRS, free_square
+from tests.factories import ATTRS, free_square, jpeg, report, token_for
+
+# Messages; the refusals behind them run on both in tests/geo/test_planning.py,
+# tests/webapp/test_sites_api.py, tests/webapp/test_reports_api.py.
+pytestmark = pytest.mark.backends("sqlite")
 
 # (how the request is made, what it adds, the language the answer must be in)
 MODES = [

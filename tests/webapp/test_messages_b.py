@@ -8,19 +8,15 @@ from click.testing import CliRunner
 
 from geo.imports import joined
 from geo.messages import msg
-from tests.webapp.test_import_pages import geojson, upload, zone
-from tests.webapp.test_sites_api import bearer
+from tests.factories import bearer, broken_file, geojson
+from tests.factories import import_zone as zone
+from tests.webapp.test_import_pages import upload
 from webapp.cli import main
 from webapp.i18n import translate
 
+pytestmark = pytest.mark.backends("sqlite")  # messages; imports and parameters run on both elsewhere
+
 ZONES = "/api/v1/layers/sanitation_zones/features"
-
-
-def broken_file() -> bytes:
-    """Feature 0 is fine; 1 has no name; 2 repeats feature 0's ref; 3 has no geometry."""
-    nameless = {**zone("Z2", 1), "name": None}
-    no_geometry = {**zone("Z4", 3), "geometry": None}
-    return geojson(zone("Z1", 0), nameless, zone("Z1", 2), no_geometry)
 
 
 def reasons(page: str) -> dict[int, str]:

@@ -9,6 +9,8 @@ import pytest
 from tests.factories import ALL_PASS, add_report
 from webapp.context import get_uow
 
+pytestmark = pytest.mark.backends("sqlite")  # labels on pages, not storage
+
 PORT = "port_multimodal"
 
 
@@ -46,6 +48,7 @@ def test_an_approximate_position_says_why_in_chinese(client, auth, port):
     assert reason in english
 
 
+@pytest.mark.backends("sqlite", "postgis")  # numbers from a JSON column
 def test_a_whole_metric_is_shown_whole(app, client, auth):
     with app.app_context(), get_uow(write=True) as uow:
         zone = next(uow.sites.find(layer_id="sanitation_zones"))

@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from tests.webapp.test_reports_api import post, report, stored, token_for, wait_for_photo_jobs
+from tests.factories import report, token_for
+from tests.webapp.test_reports_api import post, stored, wait_for_photo_jobs
 from webapp.cli import main, recover_photos
 from webapp.context import catch_up_photos
 

@@ -11,6 +11,8 @@ import pytest
 
 from webapp.script_catalogue import plural_rule, script_catalogue, script_messages
 
+pytestmark = pytest.mark.backends("sqlite")  # catalogues, not storage
+
 
 @pytest.fixture
 def catalogue(app):

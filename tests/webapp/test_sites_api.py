@@ -5,28 +5,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import shapely
-from shapely.geometry import box, mapping, shape
+from shapely.geometry import shape
 
 from geo import imports
-from geo.exports import LOCAL_TIME
-from tests.factories import add_report
-from tests.webapp.test_reports_api import post, report, token_for
+from geo.access import system_user
+from geo.times import LOCAL_TIME
+from tests.factories import ATTRS, add_report, bearer, free_square, report, token_for
+from tests.webapp.test_reports_api import post
 from webapp.context import get_uow, layers
-
-ATTRS = {"township": "芳山镇", "key_village": True}
-
-
-def bearer(app, username):
-    return {"Authorization": f"Bearer {token_for(app, username)}"}
-
-
-def free_square(app, size=0.004, dx=0.0):
-    """A square in Heishan County well away from every zone."""
-    with app.app_context(), get_uow() as uow:
-        county = next(c["geometry"] for c in uow.counties.all() if c["code"] == "210726")
-        zones = shapely.union_all([s.geometry for s in uow.sites.find(layer_id="sanitation_zones")])
-    p = county.buffer(-0.02).difference(zones.buffer(0.02)).representative_point()
-    return mapping(box(p.x + dx, p.y, p.x + dx + size, p.y + size))
 
 
 def create(client, headers, geometry, name="新村", **more):
@@ -100,6 +86,7 @@ def test_the_second_of_two_edits_on_one_version_gets_409_with_what_changed(app, 
     assert client.get(f"/api/v1/sites/{site_id}", headers=manager).get_json()["properties"]["name"] == "新村"
 
 
+@pytest.mark.backends("sqlite")  # refused before anything is stored
 def test_bad_requests_name_the_problem_and_write_nothing(app, client):
     manager = bearer(app, "manager")
     site_id = create(client, manager, free_square(app)).get_json()["id"]
@@ -151,6 +138,7 @@ def test_only_managers_and_admins_change_sites_and_workers_see_only_their_own_hi
     assert client.get(f"/api/v1/sites/{other}/versions", headers=worker).status_code == 404
 
 
+@pytest.mark.backends("sqlite")  # refused before anything is stored
 def test_a_browser_session_must_send_its_csrf_token(app, client, auth):
     auth.login_as("manager")
     geometry = free_square(app)
@@ -316,7 +304,7 @@ def test_restoring_a_version_whose_key_another_site_now_uses_is_refused(app, cli
         "properties": {"name": "新录入", "ref": zone.ref, **ATTRS}}]}, ensure_ascii=False), encoding="utf-8")
     with app.app_context(), get_uow(write=True) as uow:
         result = imports.import_sites(layers()["sanitation_zones"], path, crs=None, skip_invalid=False,
-                                      uow=uow, actor="test", now=datetime.now(UTC))
+                                      uow=uow, user=system_user("test"), now=datetime.now(UTC))
     (taker,) = result.added
     before = versions(client, manager, zone.id)
     refused = client.post(f"/api/v1/sites/{zone.id}/versions/1/restore",

@@ -12,11 +12,14 @@ from PIL import Image
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import stream_encode_multipart
 
-from geo import services
+from geo import accounts, services
+from geo.access import system_user
 from geo.model import InvalidInput
 from tests.factories import ALL_PASS
 from webapp.context import get_uow
 from webapp.settings import load_config
+
+pytestmark = pytest.mark.backends("sqlite")  # size limits, checked before anything is stored
 
 
 @pytest.fixture
@@ -31,8 +34,8 @@ def filing(app):
     now = datetime.now(UTC)
     with app.app_context(), get_uow(write=True) as uow:
         site = next(uow.sites.find(layer_id="sanitation_zones"))
-        services.assign_sites("worker", [site.id], uow=uow, actor="test", now=now)
-        token = services.issue_token("worker", uow=uow, actor="test", now=now)
+        accounts.assign_sites("worker", [site.id], uow=uow, user=system_user("test"), now=now)
+        token = services.issue_token("worker", uow=uow, user=system_user("test"), now=now)
     return site, {"Authorization": f"Bearer {token}", "Accept-Language": "en"}
 
 

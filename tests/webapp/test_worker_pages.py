@@ -7,10 +7,13 @@ import pytest
 import shapely
 from babel.numbers import format_decimal
 
-from geo import services
+from geo import accounts
+from geo.access import system_user
 from geo.model import Site
 from tests.factories import ALL_PASS, add_report
 from webapp.context import get_uow
+
+pytestmark = pytest.mark.backends("sqlite")  # pages and forms; storage tests marked for both below
 
 HOSTILE = ["<script>alert(1)</script>", '<img src=x onerror="alert(1)">']
 
@@ -23,7 +26,7 @@ def zones(app):
 
 def _assign(app, username, ids):
     with app.app_context(), get_uow(write=True) as uow:
-        services.assign_sites(username, ids, uow=uow, actor="test", now=datetime.now(UTC))
+        accounts.assign_sites(username, ids, uow=uow, user=system_user("test"), now=datetime.now(UTC))
 
 
 def _report(app, site_id, days_ago, **kwargs):
@@ -37,6 +40,7 @@ def _listed(page: str) -> list[int]:
     return [int(i) for i in re.findall(r'<li class="my-site" data-site="(\d+)"', page)]
 
 
+@pytest.mark.backends("sqlite", "postgis")  # who sees which site
 def test_my_lists_only_the_workers_sites_most_overdue_first(app, client, auth, zones):
     mine = zones[:5]
     _assign(app, "worker", mine)
@@ -137,6 +141,7 @@ def test_form_of_a_stage_layer_follows_its_own_definition(app, client, auth, lay
     assert "sanitation" not in page.lower()
 
 
+@pytest.mark.backends("sqlite", "postgis")  # who sees which site
 def test_sites_the_worker_may_not_see_are_404(app, client, auth, zones):
     _assign(app, "worker", [zones[0]])
     _assign(app, "worker2", [zones[1]])

@@ -27,7 +27,7 @@ def _status_of(exc: OneMapError) -> int:
 
 def _render(errors: dict[str, str] | None = None, form: dict[str, str] | None = None, status: int = 200):
     with get_uow() as uow:
-        rows = accounts.list_users(uow=uow)
+        rows = accounts.list_users(uow=uow, user=current_user.user)
     return render_template("admin/users.html", rows=rows, roles=ROLES, errors=errors or {},
                            form=form or {}, me=current_user.username), status
 
@@ -46,7 +46,7 @@ def create_user():
     try:
         with get_uow(write=True) as uow:
             services.add_user(form["username"], form["role"], password, uow=uow,
-                              actor=current_user.username, now=now(),
+                              user=current_user.user, now=now(),
                               display_name=form["display_name"] or None)
     except (InvalidInput, Conflict) as exc:
         return _render({"create": error_text(exc)}, form, _status_of(exc))
@@ -60,7 +60,7 @@ def reset_password(username: str):
     try:
         with get_uow(write=True) as uow:
             accounts.reset_password(username, request.form.get("password") or "", uow=uow,
-                                    actor=current_user.username, now=now())
+                                    user=current_user.user, now=now())
     except (InvalidInput, NotFound) as exc:
         return _render({f"password:{username}": error_text(exc)}, status=_status_of(exc))
     flash(_("Password of {name} reset.").format(name=username), "info")
@@ -73,7 +73,7 @@ def set_active(username: str):
     active = request.form.get("active") == "1"
     try:
         with get_uow(write=True) as uow:
-            accounts.set_active(username, active, uow=uow, actor=current_user.username, now=now())
+            accounts.set_active(username, active, uow=uow, user=current_user.user, now=now())
     except (InvalidInput, NotFound) as exc:
         return _render({f"active:{username}": error_text(exc)}, status=_status_of(exc))
     done = _("{name} reactivated.") if active else _("{name} deactivated.")

@@ -6,19 +6,13 @@ from flask import Blueprint, Response, request
 from flask_login import current_user
 
 from geo import queries
+from geo.counties import counties_of
 from geo.crs import from_wgs84
 from geo.io.geojson import dumps, feature, iter_feature_collection
-from geo.model import NotFound
 from webapp import params
-from webapp.context import get_uow, layers, now
+from webapp.context import get_uow, layer_or_404, layers, now
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-
-def layer_or_404(layer_id: str):
-    if layer_id not in layers():
-        raise NotFound(f"no layer {layer_id!r} (layers: {', '.join(layers())})")
-    return layers()[layer_id]
 
 
 def _layer_json(layer) -> dict:
@@ -51,7 +45,7 @@ def layer_definitions():
 def counties():
     display_crs = params.choice(request.args.get("crs"), "crs", ("gcj02",))
     with get_uow() as uow:
-        rows = uow.counties.all()
+        rows = list(counties_of(uow).by_code.values())
     shown = (from_wgs84(c["geometry"], display_crs) if display_crs else c["geometry"] for c in rows)
     features = (
         feature(c["code"], geometry, {"code": c["code"], "name": c["name"], "name_en": c["name_en"]})

@@ -17,14 +17,14 @@ from flask import Blueprint, Response, request, stream_with_context, url_for
 from flask_login import current_user
 from werkzeug.datastructures import Headers
 
-from geo import exports, report_exports
+from geo import exports, report_exports, times
+from geo.counties import counties_of
 from geo.io.formats import FORMATS
 from geo.messages import msg
 from geo.model import NotFound
 from webapp import params
 from webapp.auth import role_required
-from webapp.blueprints.api import layer_or_404
-from webapp.context import get_uow, now, store, zone
+from webapp.context import get_uow, layer_or_404, now, store, zone
 from webapp.i18n import LANGUAGES, current_language
 
 bp = Blueprint("exports", __name__, url_prefix="/api/v1/export")
@@ -40,7 +40,7 @@ def _format(fmt: str):
 
 def _time(name: str, *, end: bool):
     try:
-        return exports.parse_time(request.args.get(name), end=end, zone=zone())  # dates: ONEMAP_TIMEZONE days
+        return times.parse_time(request.args.get(name), end=end, zone=zone())  # dates: ONEMAP_TIMEZONE days
     except ValueError as exc:
         raise params.BadParameter(name, params.problem_of(exc)) from None
 
@@ -54,7 +54,7 @@ def _common():
     county = (args.get("county") or "").strip() or None
     if county:
         with get_uow() as uow:
-            known = uow.counties.names()
+            known = counties_of(uow).codes
         if county not in known:
             raise params.BadParameter("county", msg("unknown_county",
                                                     "no county with code {value} (known: {known})",
@@ -118,7 +118,7 @@ def sites(layer_id: str, fmt: str):
     since, until, county, lang = _common()
     at, actor = now(), current_user.username
     as_of = params.as_of(request.args.get("as_of"), at)
-    filters = exports.SiteFilter(status, county, bbox, since, until, as_of)
+    filters = exports.SiteExportFilter(status, county, bbox, since, until, as_of)
     name = exports.download_name(layer.id, fmt, at)
     if spec.id == "geojson":
         body = exports.stream_sites(layer, store=store(), actor=actor, now=at, filters=filters, lang=lang)

@@ -27,8 +27,7 @@ from geo.crs import parse_crs
 from geo.io.formats import FORMATS, detect_format
 from geo.model import InvalidInput, LayerDef, UnreadableFile
 from webapp.auth import role_required
-from webapp.blueprints.planner import county_names
-from webapp.context import get_uow, layers, now
+from webapp.context import county_names, get_uow, layers, now
 from webapp.i18n import _, error_text, format_number, label
 
 bp = Blueprint("imports", __name__, url_prefix="/manage/import")
@@ -183,7 +182,7 @@ def upload():
         return _form(_too_large_text(), values, 413)
     try:
         with get_uow() as uow:
-            plan = imports.preview_import(layer, saved.path, crs, uow)
+            plan = imports.preview_import(layer, saved.path, crs, uow, user=current_user.user)
     except (UnreadableFile, InvalidInput) as exc:
         _discard(saved)
         return _form(error_text(exc), values, 422)
@@ -195,7 +194,8 @@ def upload():
 def preview(token: str):
     upload = _load(token)
     with get_uow() as uow:
-        plan = imports.preview_import(layers()[upload.layer], upload.path, upload.crs, uow)
+        plan = imports.preview_import(layers()[upload.layer], upload.path, upload.crs, uow,
+                                      user=current_user.user)
     return _preview(upload, plan)
 
 
@@ -208,13 +208,13 @@ def confirm(token: str):
         comment = clean_comment(request.form.get("comment", upload.comment))
     except InvalidInput as exc:
         with get_uow() as uow:
-            plan = imports.preview_import(layer, upload.path, upload.crs, uow)
+            plan = imports.preview_import(layer, upload.path, upload.crs, uow, user=current_user.user)
         return _preview(upload, plan, message=error_text(exc), status=422)
     try:
         with get_uow() as uow:
             # The previewed rejections are skipped; any new one changes the digest and stops the import.
             result = imports.import_sites(layer, upload.path, crs=upload.crs, skip_invalid=True, uow=uow,
-                                          actor=current_user.username, now=now(),
+                                          user=current_user.user, now=now(),
                                           expect=request.form.get("digest", ""), comment=comment)
     except imports.PlanChanged as exc:
         return _preview(upload, exc.plan, message=_("The stored data changed since the preview and nothing "

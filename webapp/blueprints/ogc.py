@@ -16,14 +16,13 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask_login import current_user
 
-from geo import collections
+from geo import collections, times
 from geo.access import READ_ALL
 from geo.io.geojson import dumps, iter_feature_collection
 from geo.messages import msg
 from geo.model import LayerDef, NotFound
 from webapp import params
-from webapp.blueprints.planner import county_names
-from webapp.context import get_uow, layers, now, zone
+from webapp.context import county_names, get_uow, layers, now, zone
 from webapp.i18n import LANGUAGES, _, label
 
 bp = Blueprint("ogc", __name__, url_prefix="/ogc")
@@ -81,7 +80,7 @@ def _item_query(layer: LayerDef) -> collections.ItemQuery:
     inspected = None
     if args.get("datetime"):
         try:
-            inspected = collections.parse_datetime(args["datetime"], zone())
+            inspected = times.parse_datetime(args["datetime"], zone())
         except ValueError as exc:
             raise params.BadParameter("datetime", params.problem_of(exc)) from None
     limit = _count("limit", 1) or collections.DEFAULT_LIMIT

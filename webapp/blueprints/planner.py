@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Blueprint, current_app, render_template, send_file, url_for
+from flask import Blueprint, current_app, render_template, request, send_file, url_for
 from flask_login import current_user
 
 from geo import access, queries
+from geo import dashboard as geo_dashboard
 from geo.model import NotFound
 from geo.storage.blobs import LocalBlobs
 from webapp.auth import role_required
-from webapp.context import blobs, derive_photos_later, get_uow, layers, now
+from webapp.context import PHOTO_RULE, blobs, county_names, derive_photos_later, get_uow, layers, now
 from webapp.i18n import _, current_language, label
 from webapp.mapview import map_parts
 
 bp = Blueprint("planner", __name__)
-
-
-def county_names() -> dict[str, str]:
-    with get_uow() as uow:
-        names = uow.counties.names()
-    english = current_language() == "en"
-    return {code: (en or zh) if english else zh for code, (zh, en) in names.items()}
 
 
 def _page_config() -> dict:
@@ -65,19 +59,18 @@ def site_page(site_id: int):
 @role_required("planner", "manager")
 def dashboard():
     names = county_names()
+    page = request.args.get("page", 1, type=int)  # not a number: the first page
     with get_uow() as uow:
-        figures = queries.dashboard(layers(), uow=uow, now=now(), county_names=names,
-                                    outside=_("Outside Jinzhou"))
+        figures = geo_dashboard.dashboard(layers(), uow=uow, now=now(), county_names=names,
+                                          outside=_("Outside Jinzhou"), page=page)
     return render_template("planner/dashboard.html", dash=figures, now=now())
 
 
-@bp.get("/media/photos/<int:photo_id>/<any(display, thumbnail):kind>")
+@bp.get(PHOTO_RULE)
 def photo(photo_id: int, kind: str):
     """A photo's shown copy or thumbnail (EXIF stripped); originals are never served."""
     with get_uow() as uow:
-        row = uow.reports.photo(photo_id)
-        queries.visible_site(row["site_id"], uow=uow, user=current_user.user,
-                             deleted=access.sees_all_sites(current_user.user))
+        row = queries.visible_photo(photo_id, uow=uow, user=current_user.user)
     key = row["display_key" if kind == "display" else "thumbnail_key"]
     media = blobs()
     try:

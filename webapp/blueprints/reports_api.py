@@ -9,8 +9,9 @@ from flask import Blueprint, current_app, request, url_for
 from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from geo import access, inspections
+from geo import inspections
 from geo.model import InvalidInput, UnsupportedMedia
+from geo.times import iso
 from webapp import params
 from webapp.auth import role_required
 from webapp.context import blobs, derive_photos_later, get_uow, layers, now, photo_limits
@@ -22,9 +23,6 @@ bp = Blueprint("reports_api", __name__, url_prefix="/api/v1")
 
 def report_json(report: dict) -> dict:
     """A stored report as the API shows it; photos by URL (they need a login too)."""
-    def iso(value: datetime | None):
-        return value.isoformat() if value else None
-
     return {
         "id": report["id"], "uuid": report["uuid"], "site_id": report["site_id"],
         "user": report["username"], "status": report["status"], "flags": report["flags"],
@@ -99,11 +97,9 @@ def list_reports():
         if since.tzinfo is None:
             raise params.BadParameter("since", _("needs a UTC offset, e.g. 2026-05-01T00:00:00+08:00"))
     limit = params.integer(args.get("limit"), "limit", 1, 5000) or 500
-    user = current_user.user
     with get_uow() as uow:
-        mine = None if access.sees_all_sites(user) else user.id
-        reports = uow.reports.find(site_ids=[site] if site else None, since=since, status=status,
-                                   user_id=mine, limit=limit)
+        reports = inspections.list_reports(uow=uow, user=current_user.user, site_id=site, since=since,
+                                           status=status, limit=limit)
     return {"reports": [report_json(r) for r in reports]}
 
 
@@ -117,6 +113,6 @@ def review(report_id: int):
         raise InvalidInput(_("comment: must be text"), field="comment")
     with get_uow(write=True) as uow:
         report = inspections.review_report(report_id, str(body.get("decision")), body.get("comment", ""),
-                                           layers=layers(), uow=uow, actor=current_user.username,
+                                           layers=layers(), uow=uow, user=current_user.user,
                                            now=now(), status=body.get("status"))
     return report_json(report)

@@ -16,8 +16,7 @@ from geo.io.geojson import dumps, feature
 from geo.model import TooLarge, UnsupportedMedia
 from webapp import params
 from webapp.auth import role_required
-from webapp.blueprints.api import layer_or_404
-from webapp.context import get_uow, layers, now
+from webapp.context import get_uow, layer_or_404, layers, now
 from webapp.i18n import _
 
 bp = Blueprint("sites_api", __name__, url_prefix="/api/v1")
@@ -40,11 +39,10 @@ def _body() -> dict:
     return body
 
 
-def _site_response(site_id: int, status: int = 200) -> Response:
-    with get_uow() as uow:
-        detail = queries.site_detail(site_id, layers(), uow=uow, user=current_user.user, now=now())
-    response = Response(dumps(queries.site_feature(detail)), status=status, mimetype="application/geo+json")
-    response.headers["Location"] = url_for("api.site", site_id=site_id)
+def _site_response(planned: planning.Planned, status: int = 200) -> Response:
+    """The site a change wrote, as ``GET /api/v1/sites/<id>`` shows it (built by the use case)."""
+    response = Response(dumps(planned.feature), status=status, mimetype="application/geo+json")
+    response.headers["Location"] = url_for("api.site", site_id=planned.site.id)
     return response
 
 
@@ -53,17 +51,17 @@ def _site_response(site_id: int, status: int = 200) -> Response:
 def create(layer_id: str):
     layer = layer_or_404(layer_id)
     with get_uow() as uow:
-        site = planning.create_site(layer, _body(), uow=uow, actor=current_user.username, now=now())
-    return _site_response(site.id, 201)
+        planned = planning.create_site(layer, _body(), uow=uow, user=current_user.user, now=now())
+    return _site_response(planned, 201)
 
 
 @bp.patch("/sites/<int:site_id>")
 @role_required("manager")
 def edit(site_id: int):
     with get_uow() as uow:
-        site = planning.edit_site(site_id, _body(), layers=layers(), uow=uow, actor=current_user.username,
-                                  now=now())
-    return _site_response(site.id)
+        planned = planning.edit_site(site_id, _body(), layers=layers(), uow=uow, user=current_user.user,
+                                     now=now())
+    return _site_response(planned)
 
 
 @bp.delete("/sites/<int:site_id>")
@@ -75,7 +73,7 @@ def delete(site_id: int):
     if "base_version" not in body and request.args.get("base_version"):
         body["base_version"] = params.integer(request.args["base_version"], "base_version", 1, 2**31)
     with get_uow() as uow:
-        version = planning.delete_site(site_id, body, uow=uow, actor=current_user.username, now=now())
+        version = planning.delete_site(site_id, body, uow=uow, user=current_user.user, now=now())
     return {"id": site_id, "deleted": True, "version": version}
 
 
@@ -83,7 +81,7 @@ def delete(site_id: int):
 @role_required("manager")
 def split(site_id: int):
     with get_uow() as uow:
-        parts = planning.split_site(site_id, _body(), uow=uow, actor=current_user.username, now=now())
+        parts = planning.split_site(site_id, _body(), uow=uow, user=current_user.user, now=now())
     return {"sites": [_summary(site) for site in parts]}
 
 
@@ -92,17 +90,17 @@ def split(site_id: int):
 def merge(layer_id: str):
     layer = layer_or_404(layer_id)
     with get_uow() as uow:
-        site = planning.merge_sites(layer, _body(), uow=uow, actor=current_user.username, now=now())
-    return _site_response(site.id)
+        planned = planning.merge_sites(layer, _body(), uow=uow, user=current_user.user, now=now())
+    return _site_response(planned)
 
 
 @bp.post("/sites/<int:site_id>/versions/<int:version>/restore")
 @role_required("manager")
 def restore(site_id: int, version: int):
     with get_uow() as uow:
-        site = planning.restore_version(site_id, version, _body(), layers=layers(), uow=uow,
-                                        actor=current_user.username, now=now())
-    return _site_response(site.id)
+        planned = planning.restore_version(site_id, version, _body(), layers=layers(), uow=uow,
+                                           user=current_user.user, now=now())
+    return _site_response(planned)
 
 
 @bp.get("/sites/<int:site_id>/versions")
@@ -119,8 +117,7 @@ def versions(site_id: int):
 def version(site_id: int, version: int):
     """One past version as a GeoJSON Feature, to show its shape on the map."""
     with get_uow() as uow:
-        queries.site_history(site_id, uow=uow, user=current_user.user)  # may the user see the site
-        old = uow.versions.get(site_id, version)
+        old = planning.past_version(site_id, version, uow=uow, user=current_user.user)
     geometry = old.pop("geometry")
     properties = {k: v for k, v in _version_json(old).items() if k not in ("minx", "miny", "maxx", "maxy")}
     return Response(dumps(feature(site_id, geometry, properties)), mimetype="application/geo+json")
@@ -132,4 +129,4 @@ def _version_json(v: dict) -> dict:
 
 def _summary(site) -> dict:
     return {"id": site.id, "name": site.name, "version": site.version,
-            "geometry": orjson.loads(dumps(feature(site.id, site.geometry, {})))["geometry"]}
+            "geometry": feature(site.id, site.geometry, {})["geometry"]}
