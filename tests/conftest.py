@@ -54,8 +54,6 @@ def require(condition: bool, reason: str):
 
 BACKENDS = ("sqlite", "postgis")
 POSTGRES = os.environ.get("ONEMAP_TEST_POSTGRES", "postgresql+psycopg://onemap:onemap@127.0.0.1:5432/postgres")
-
-
 COVERED = pytest.StashKey[dict[str, str]]()  # test id → the backend it runs on
 
 
@@ -99,7 +97,6 @@ def pytest_collection_modifyitems(config, items):
     if left_out:
         config.hook.pytest_deselected(items=left_out)
         items[:] = kept
-    config.stash[COVERED] = covered
 
 
 def pytest_terminal_summary(terminalreporter, config):

@@ -11,14 +11,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from geo.messages import msg
 from geo.model import InvalidInput
 from geo.storage import protocols as p
-
-if TYPE_CHECKING:
-    from geo.storage.views.dashboard import DashboardView
 
 
 class UnitOfWork(ABC):
@@ -39,7 +35,7 @@ class UnitOfWork(ABC):
     export_view: p.ExportReader
     ogc_view: p.OgcReader
     history_view: p.HistoryReader
-    dashboard_view: DashboardView  # geo/storage/views/dashboard.py
+    dashboard_view: p.DashboardReader
     store: Store  # the store this unit of work belongs to
 
     @abstractmethod
