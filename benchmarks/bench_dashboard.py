@@ -71,9 +71,21 @@ def _matches(where: dict[str, Any], status: str, attributes: dict[str, Any]) -> 
     return all((status if key == "status" else attributes.get(key)) == value for key, value in where.items())
 
 
+def scanned_sums(uow, layer_id: str, metric_ids: list[str]) -> dict[str, float]:
+    """The old ``ReportRepo.metric_sums``: every counting report's JSON added up on each load."""
+    r, s = t.reports.c, t.sites.c
+    if not metric_ids:
+        return {}
+    query = (sa.select(*(sa.func.sum(r.metrics[m].as_float()) for m in metric_ids))
+             .join(t.sites, s.id == r.site_id)
+             .where(s.layer_id == layer_id, r.review_status != "rejected"))
+    return {m: float(total or 0.0) for m, total in zip(metric_ids, uow.connection.execute(query).one(),
+                                                       strict=True)}
+
+
 def python_loop(layers, *, uow, now, county_names, outside="—") -> dict[str, Any]:
     """The old ``geo.queries.dashboard``, as it was (its rows now come from the map's reader, which runs
-    the query ``SiteRepo.view_rows`` ran, and the sums from ``DashboardView.metric_sums``, moved there)."""
+    the query ``SiteRepo.view_rows`` ran, and the sums scanned as ``ReportRepo.metric_sums`` did)."""
     out: dict[str, Any] = {"layers": [], "overdue": []}
     for layer in layers.values():
         rows = uow.map_view.rows(SiteFilter(layer_id=layer.id), with_attributes=True)
@@ -95,7 +107,7 @@ def python_loop(layers, *, uow, now, county_names, outside="—") -> dict[str, A
             if "progress_pct" in row.attributes:
                 progress.append({"id": row.id, "name": row.name, "status": status,
                                  "progress": row.attributes["progress_pct"]})
-        sums = uow.dashboard_view.metric_sums(layer.id, [m.id for m in layer.metrics])
+        sums = scanned_sums(uow, layer.id, [m.id for m in layer.metrics])
         out["layers"].append({
             "layer": layer,
             "total": len(rows),

@@ -33,6 +33,7 @@ from sqlalchemy import event
 from geo.model import InvalidInput, Site
 from geo.storage import schema as t
 from geo.storage.sql import SqlStore, SqlUnitOfWork, _json
+from geo.storage.triggers import POSTGRES_FUNCTION
 
 # Key of the advisory lock every write unit takes: "OneMap" in ASCII.
 WRITE_LOCK = 0x4F6E654D6170
@@ -165,7 +166,8 @@ class PostgisStore(SqlStore):
         self.engine.dispose()
         try:
             self._run(_tool("psql"), "--quiet", "--single-transaction", "--set=ON_ERROR_STOP=1",
-                      f"--command={drop}", f"--file={script}", f"--dbname={self._libpq_url()}")
+                      f"--command={drop}", f"--command={POSTGRES_FUNCTION}", f"--file={script}",
+                      f"--dbname={self._libpq_url()}")
         finally:
             script.unlink(missing_ok=True)
         self.cache.clear()  # what was built from the replaced rows (geo.counties)

@@ -193,6 +193,17 @@ reports = sa.Table(
     sa.Index("ix_reports_site_observed", "site_id", "observed_at"),
 )
 
+# Running sums of each layer's report metrics over the reports that count (not rejected), kept by
+# triggers on ``reports`` (migration 0008), so every way a report is written keeps them and the
+# dashboard reads a few rows instead of every report's JSON.
+metric_totals = sa.Table(
+    "metric_totals",
+    metadata,
+    sa.Column("layer_id", sa.String(64), primary_key=True),
+    sa.Column("metric", sa.String(64), primary_key=True),
+    sa.Column("total", sa.Float, nullable=False),
+)
+
 photos = sa.Table(
     "photos",
     metadata,

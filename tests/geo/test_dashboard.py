@@ -197,11 +197,7 @@ def test_the_use_case_keeps_the_shape_the_page_reads(stored, layers):
     assert [p["progress"] for p in roads["progress"]] == [90, 12.5]
 
 
-@pytest.mark.parametrize("few", [True, False], ids=["sites looked up", "reports scanned"])
-def test_metric_sums_add_up_the_reports_that_count_on_the_layers_sites(stored, monkeypatch, few):
-    from geo.storage.views.dashboard import DashboardView
-
-    monkeypatch.setattr(DashboardView, "_few", lambda self, layer_id, few_=2000: few)
+def test_metric_sums_add_up_the_reports_that_count_on_the_layers_sites(stored):
     with stored.unit_of_work(write=True) as uow:
         uow.users.add("worker", "x", "worker", NOW)
         s = schema.sites.c
@@ -219,6 +215,31 @@ def test_metric_sums_add_up_the_reports_that_count_on_the_layers_sites(stored, m
         sums = uow.dashboard_view.metric_sums(ZONES, ["person_times", "garbage_tonnes", "seedlings"])
         assert uow.dashboard_view.metric_sums(ZONES, []) == {}
     assert sums == {"person_times": 25.0, "garbage_tonnes": 2.5, "seedlings": 0.0}
+
+
+def test_metric_sums_follow_a_review_that_rejects_a_report_or_takes_the_rejection_back(stored):
+    """The running sums change when a review crosses "rejected", and only then."""
+    def sums():
+        with stored.unit_of_work() as uow:
+            return uow.dashboard_view.metric_sums(ZONES, ["person_times", "garbage_tonnes"])
+
+    with stored.unit_of_work(write=True) as uow:
+        worker = uow.users.add("worker", "x", "worker", NOW)
+        zone = uow.connection.execute(sa.select(schema.sites.c.id).where(schema.sites.c.layer_id == ZONES)
+                                      .order_by(schema.sites.c.id)).scalars().first()
+        first = add_report(uow, zone, "worker", checklist=ALL_PASS, observed_at=NOW,
+                           metrics={"person_times": 20, "garbage_tonnes": 2.5})
+        add_report(uow, zone, "worker", checklist=ALL_PASS, observed_at=NOW, metrics={"person_times": 5})
+        uow.commit()
+    assert sums() == {"person_times": 25.0, "garbage_tonnes": 2.5}
+    for status, expected in (("approved", {"person_times": 25.0, "garbage_tonnes": 2.5}),
+                             ("rejected", {"person_times": 5.0, "garbage_tonnes": 0.0}),
+                             ("rejected", {"person_times": 5.0, "garbage_tonnes": 0.0}),
+                             ("approved", {"person_times": 25.0, "garbage_tonnes": 2.5})):
+        with stored.unit_of_work(write=True) as uow:
+            uow.reports.set_review(first, status, worker.id, "", NOW)
+            uow.commit()
+        assert sums() == expected, status
 
 
 # ------------------------------------------------------------------ days in a zone with summer time

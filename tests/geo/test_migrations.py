@@ -55,3 +55,30 @@ def test_0006_records_every_stored_site_as_its_current_version(tmp_path):
         deleted_at = run(sa.text("SELECT deleted_at FROM sites WHERE id = 7")).scalar()
     assert row[:8] == (7, 3, "Z-7", "老村", "ok", '{"township": "芳山镇"}', "initial", None)
     assert row.deleted == 0 and row.at.startswith("2026-02-03 04:05:06") and deleted_at is None
+
+
+def test_0008_sums_the_metrics_of_the_reports_already_stored(tmp_path):
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    wkb = shapely.to_wkb(shapely.box(121.0, 41.0, 121.01, 41.01))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0007")
+        run = connection.execute
+        run(sa.text("INSERT INTO layers (id, definition, updated_at) VALUES ('zones', '{}', '2026-01-01')"))
+        run(sa.text("INSERT INTO users (id, username, password_hash, role, active, created_at)"
+                    " VALUES (1, 'w', 'x', 'worker', 1, '2026-01-01')"))
+        run(sa.text("INSERT INTO sites (id, layer_id, name, status, geom, minx, miny, maxx, maxy,"
+                    " attributes, version, created_at, updated_at) VALUES (1, 'zones', 'z', 'ok', :g,"
+                    " 121, 41, 121.01, 41.01, '{}', 1, '2026-01-01', '2026-01-01')"), {"g": wkb})
+        for report_id, metrics, review in ((1, '{"tonnes": 2.5, "people": 3}', "approved"),
+                                           (2, '{"tonnes": 1, "note": "x"}', "pending"),
+                                           (3, '{"tonnes": 100}', "rejected")):
+            run(sa.text("INSERT INTO reports (id, uuid, site_id, user_id, checklist, metrics, note, flags,"
+                        " observed_at, received_at, content_hash, review_status) VALUES (:id, :u, 1, 1, '{}',"
+                        " :m, '', '[]', '2026-01-01', '2026-01-01', 'h', :s)"),
+                {"id": report_id, "u": f"uuid-{report_id}", "m": metrics, "s": review})
+        command.upgrade(config, "head")
+        totals = dict(run(sa.text("SELECT metric, total FROM metric_totals WHERE layer_id = 'zones'")).all())
+    assert totals == {"tonnes": 3.5, "people": 3.0}

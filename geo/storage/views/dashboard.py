@@ -60,38 +60,16 @@ class DashboardView(Reader):
         return {t.id: int(n or 0) for t, n in zip(layer.targets, self.c.execute(query).one(), strict=True)}
 
     def metric_sums(self, layer_id: str, metric_ids: Iterable[str]) -> dict[str, float]:
-        """{metric: sum over every report on the layer's sites that is not rejected}, added up in SQL:
-        the dashboard reads no report rows.
-
-        A large layer's sites are a list the reports are checked against in one pass over the reports
-        (PostgreSQL: a hash semi-join): SQLite would otherwise look each site's reports up by their
-        index and read the report rows in random order, two to three times slower. A small layer's
-        reports are looked up so (the few sites' reports), not found among all the others. Each
-        report's metrics are parsed once on PostgreSQL (``json_to_record``; ``->>`` would parse the
-        JSON text once per metric); SQLite keeps the last parse of JSON_EXTRACT for the next.
-        """
-        r, s = schema.reports.c, schema.sites.c
+        """{metric: sum over every report on the layer's sites that is not rejected}: the running sums
+        ``metric_totals`` holds (kept by triggers on ``reports``, migration 0008), so the dashboard
+        reads no report rows however many there are."""
         ids = list(metric_ids)
         if not ids:
             return {}
-        sqlite = self.c.dialect.name == "sqlite"
-        site_id = r.site_id
-        if sqlite and not self._few(layer_id):
-            site_id = sa.literal_column("+reports.site_id")  # not by the index: a scan
-        counted = [site_id.in_(sa.select(s.id).where(s.layer_id == layer_id)), r.review_status != "rejected"]
-        if sqlite:
-            query = sa.select(*(sa.func.sum(r.metrics[m].as_float()) for m in ids)).where(*counted)
-        else:
-            values = (sa.func.json_to_record(r.metrics).table_valued(*(sa.column(m, sa.Float) for m in ids))
-                      .render_derived(name="m", with_types=True))
-            query = (sa.select(*(sa.func.sum(values.c[m]) for m in ids)).select_from(schema.reports)
-                     .join(values, sa.true()).where(*counted))
-        return {m: float(total or 0.0) for m, total in zip(ids, self.c.execute(query).one(), strict=True)}
-
-    def _few(self, layer_id: str, few: int = 2000) -> bool:
-        """The layer has at most ``few`` sites (deleted ones too), counted no further."""
-        first = sa.select(sa.literal(1)).where(schema.sites.c.layer_id == layer_id).limit(few + 1).subquery()
-        return self.c.execute(sa.select(sa.func.count()).select_from(first)).scalar_one() <= few
+        m = schema.metric_totals.c
+        totals = dict(self.c.execute(sa.select(m.metric, m.total).where(m.layer_id == layer_id,
+                                                                         m.metric.in_(ids))).all())
+        return {metric: float(totals.get(metric) or 0.0) for metric in ids}
 
     def overdue(self, layers: Sequence[LayerDef], now: datetime, *, offset: int = 0,
                 limit: int = 50) -> tuple[list[Any], int]:
