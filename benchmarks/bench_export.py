@@ -198,7 +198,7 @@ def section(r: dict) -> str:
     for backend, sizes in r["runs"].items():
         lines += _backend_lines(backends.LABELS[backend], sizes)
     lines += ["How OneMap gets there: lean site rows (no display forms, attributes as JSON text) are read in "
-              "batches of 1,000 (`SiteRepo.export_batches`, streamed); each batch's WKB is decoded and "
+              "batches of 1,000 (`ExportView.site_batches`, streamed); each batch's WKB is decoded and "
               "oriented by shapely's vectorised functions and turned into shapely's ragged coordinate "
               "arrays, whose slices orjson writes straight into each Feature together with its properties "
               "(GEOS's own GeoJSON writer took about half the time before). The body is a generator, so "

@@ -9,7 +9,7 @@ each step measures:
   ``dbstat``, PostgreSQL's ``pg_total_relation_size``) divided by the reports stored;
 - a site page's history (``ReportRepo.find`` for one site, newest 50): should stay flat;
 - the dashboard's metric sums over a layer (``DashboardView.metric_sums``): grows with the table;
-- a full reports export's rows (``ReportRepo.export_batches``): grows with the table.
+- a full reports export's rows (``ExportView.report_batches``): grows with the table.
 
 These are the numbers docs/deployment.md uses to say when reports should be
 partitioned by month. Ratios compare each backend's step with its own first step,
