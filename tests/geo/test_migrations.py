@@ -7,24 +7,34 @@ from alembic.config import Config
 
 from geo.storage.sql import MIGRATIONS
 
+WKB = shapely.to_wkb(shapely.box(121.0, 41.0, 121.01, 41.01))
 
-def test_0004_marks_sites_whose_latest_report_awaits_review(tmp_path):
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+
+def _migrations(tmp_path):
+    """Alembic's config for the migrations, and an engine on a new SQLite file to run them on."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    wkb = shapely.to_wkb(shapely.box(121.0, 41.0, 121.01, 41.01))
+    return config, sa.create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+
+
+def _layer_and_worker(run) -> None:
+    run(sa.text("INSERT INTO layers (id, definition, updated_at) VALUES ('zones', '{}', '2026-01-01')"))
+    run(sa.text("INSERT INTO users (id, username, password_hash, role, active, created_at)"
+                " VALUES (1, 'w', 'x', 'worker', 1, '2026-01-01')"))
+
+
+def test_0004_marks_sites_whose_latest_report_awaits_review(tmp_path):
+    config, engine = _migrations(tmp_path)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "0003")
         run = connection.execute
-        run(sa.text("INSERT INTO layers (id, definition, updated_at) VALUES ('zones', '{}', '2026-01-01')"))
-        run(sa.text("INSERT INTO users (id, username, password_hash, role, active, created_at)"
-                    " VALUES (1, 'w', 'x', 'worker', 1, '2026-01-01')"))
+        _layer_and_worker(run)
         for site_id, review in ((1, "pending"), (2, "approved"), (3, None)):
             run(sa.text("INSERT INTO sites (id, layer_id, name, status, geom, minx, miny, maxx, maxy,"
                         " attributes, version, created_at, updated_at, last_report_id) VALUES (:id, 'zones',"
                         " 'z', 'ok', :g, 121, 41, 121.01, 41.01, '{}', 1, '2026-01-01', '2026-01-01', :r)"),
-                {"id": site_id, "g": wkb, "r": site_id if review else None})
+                {"id": site_id, "g": WKB, "r": site_id if review else None})
             if review:
                 run(sa.text("INSERT INTO reports (id, uuid, site_id, user_id, checklist, metrics, note,"
                             " flags, observed_at, received_at, content_hash, review_status) VALUES (:id, :u,"
@@ -36,10 +46,7 @@ def test_0004_marks_sites_whose_latest_report_awaits_review(tmp_path):
 
 
 def test_0006_records_every_stored_site_as_its_current_version(tmp_path):
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    wkb = shapely.to_wkb(shapely.box(121.0, 41.0, 121.01, 41.01))
+    config, engine = _migrations(tmp_path)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "0005")
@@ -48,7 +55,7 @@ def test_0006_records_every_stored_site_as_its_current_version(tmp_path):
         run(sa.text("INSERT INTO sites (id, layer_id, ref, name, status, geom, minx, miny, maxx, maxy,"
                     " attributes, version, created_at, updated_at) VALUES (7, 'zones', 'Z-7', '老村',"
                     " 'ok', :g, 121, 41, 121.01, 41.01, :a, 3, '2025-01-01', '2026-02-03 04:05:06')"),
-            {"g": wkb, "a": '{"township": "芳山镇"}'})
+            {"g": WKB, "a": '{"township": "芳山镇"}'})
         command.upgrade(config, "head")
         [row] = run(sa.text("SELECT site_id, version, ref, name, status, attributes, action, actor, deleted,"
                             " at FROM site_versions")).all()
@@ -58,20 +65,15 @@ def test_0006_records_every_stored_site_as_its_current_version(tmp_path):
 
 
 def test_0008_sums_the_metrics_of_the_reports_already_stored(tmp_path):
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    wkb = shapely.to_wkb(shapely.box(121.0, 41.0, 121.01, 41.01))
+    config, engine = _migrations(tmp_path)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "0007")
         run = connection.execute
-        run(sa.text("INSERT INTO layers (id, definition, updated_at) VALUES ('zones', '{}', '2026-01-01')"))
-        run(sa.text("INSERT INTO users (id, username, password_hash, role, active, created_at)"
-                    " VALUES (1, 'w', 'x', 'worker', 1, '2026-01-01')"))
+        _layer_and_worker(run)
         run(sa.text("INSERT INTO sites (id, layer_id, name, status, geom, minx, miny, maxx, maxy,"
                     " attributes, version, created_at, updated_at) VALUES (1, 'zones', 'z', 'ok', :g,"
-                    " 121, 41, 121.01, 41.01, '{}', 1, '2026-01-01', '2026-01-01')"), {"g": wkb})
+                    " 121, 41, 121.01, 41.01, '{}', 1, '2026-01-01', '2026-01-01')"), {"g": WKB})
         for report_id, metrics, review in ((1, '{"tonnes": 2.5, "people": 3}', "approved"),
                                            (2, '{"tonnes": 1, "note": "x"}', "pending"),
                                            (3, '{"tonnes": 100}', "rejected")):
